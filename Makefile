@@ -1,0 +1,47 @@
+# cni.node: the two commands of the README.
+#   make demo   bring up the lab and run the main job on it
+#   make test   every test suite (installs what it needs first)
+# Both are safe to rerun.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help deps lab demo test sanity lint unit integration molecule build-test bench clean
+
+help:
+	@echo "make demo    bring up the 2-node lab and apply the node profile"
+	@echo "make test    run every test suite (sanity, lint, unit, integration, build, molecule)"
+	@echo "make bench   run the benchmarks (writes figures to stdout)"
+
+deps:
+	bash hack/bootstrap.sh
+
+lab: deps
+	bash hack/dockerd.sh
+	bash hack/lab-image.sh
+
+demo: lab
+	bash hack/demo.sh
+
+test: lab
+	bash hack/test.sh
+
+# Single suites (assume `make deps` / `make lab` ran).
+sanity:
+	bash hack/test.sh sanity
+lint:
+	bash hack/test.sh lint
+unit:
+	bash hack/test.sh unit
+integration:
+	bash hack/test.sh integration
+build-test:
+	bash hack/test.sh build
+molecule:
+	bash hack/test.sh molecule
+
+bench: deps
+	.venv/bin/python bench/bench_sysctl.py
+
+clean:
+	rm -rf build tests/output .pytest_cache
