@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: cni.node contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Files written atomically, with the right owner and mode.
+
+A reader of a managed file sees the old content or the new one, never a
+half-written file: the content goes to a temporary file in the same
+directory, is flushed to disk, gets its mode and owner, and is renamed over
+the target. Pure Python: no Ansible.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import grp
+import os
+import pwd
+import tempfile
+
+from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
+
+
+def read_text(path):
+    """Content of a text file, or None when it does not exist."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read().decode('utf-8')
+    except IOError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise
+
+
+def resolve_owner(owner, group, param_owner='owner', param_group='group'):
+    """(uid, gid) for user/group names or numbers; -1 keeps the current one."""
+    uid = gid = -1
+    if owner is not None:
+        try:
+            uid = int(owner) if str(owner).isdigit() else pwd.getpwnam(owner).pw_uid
+        except KeyError:
+            raise ParameterError("%s: no such user %r on the node" % (param_owner, owner), param=param_owner)
+    if group is not None:
+        try:
+            gid = int(group) if str(group).isdigit() else grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise ParameterError("%s: no such group %r on the node" % (param_group, group), param=param_group)
+    return uid, gid
+
+
+def atomic_write(path, data, mode=0o644, uid=-1, gid=-1):
+    """Replace ``path`` with ``data`` (str or bytes) atomically.
+
+    The parent directory must exist: creating directories is a decision for
+    the caller, not a side effect.
+    """
+    if not isinstance(data, bytes):
+        data = data.encode('utf-8')
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        if uid != -1 or gid != -1:
+            os.chown(tmp, uid, gid)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+def remove(path):
+    """Remove a file; True when it existed."""
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return False
+        raise
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    return True
+
+
+def _fsync_dir(directory):
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
