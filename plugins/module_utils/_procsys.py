@@ -81,7 +81,7 @@ class ProcSys(object):
                 return None
             if exc.errno in (errno.EACCES, errno.EPERM, errno.EINVAL, errno.EIO):
                 raise KernelRefused(
-                    "params: %s cannot be read (%s): a write-only key cannot be managed declaratively"
+                    "params.%s: cannot be read (%s): a write-only key cannot be managed declaratively"
                     % (key, os.strerror(exc.errno)), param='params', key=key)
             raise
         return ' '.join(raw.decode('utf-8', 'replace').split())
@@ -94,13 +94,13 @@ class ProcSys(object):
         except (IOError, OSError) as exc:
             if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise PermissionDenied(
-                    "params: %s is read-only here (%s)" % (key, os.strerror(exc.errno)), param='params', key=key)
+                    "params.%s: read-only here (%s)" % (key, os.strerror(exc.errno)), param='params', key=key)
             raise
         try:
             os.write(fd, (value + '\n').encode('utf-8'))
         except (IOError, OSError) as exc:
             raise KernelRefused(
-                "params: the kernel refused %s = %r (%s)" % (key, value, os.strerror(exc.errno)),
+                "params.%s: the kernel refused %r (%s)" % (key, value, os.strerror(exc.errno)),
                 param='params', key=key)
         finally:
             os.close(fd)

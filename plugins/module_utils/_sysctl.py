@@ -61,8 +61,9 @@ def normalise_value(key, value):
     """The string the kernel reads back for ``value``; raises ParameterError.
 
     Booleans (and the strings true/false/yes/no) become 1/0, numbers their
-    decimal text, lists their items joined by a space, and runs of
-    whitespace one space (the kernel prints multi-value keys with tabs).
+    decimal text (``007`` -> ``7``), lists their items joined by a space, and
+    runs of whitespace one space (the kernel prints multi-value keys with
+    tabs).
     """
     where = 'params.%s' % key
     if value is None:
@@ -81,7 +82,8 @@ def normalise_value(key, value):
     if isinstance(value, str):
         if '\n' in value or '\r' in value or '\0' in value:
             raise ParameterError('%s: a value must be a single line' % where, param='params')
-        text = ' '.join(value.split())
+        tokens = [str(int(t)) if _INT_RE.match(t) else t for t in value.split()]
+        text = ' '.join(tokens)
         if text.lower() in _TRUE:
             return '1'
         if text.lower() in _FALSE:
@@ -160,6 +162,9 @@ class Spec(object):
         for name, value in (('sysctl_dir', sysctl_dir), ('modules_load_dir', modules_load_dir)):
             if not value or not os.path.isabs(value):
                 raise ParameterError('%s: %r is not an absolute directory path' % (name, value), param=name)
+        if os.path.normpath(sysctl_dir) == os.path.normpath(modules_load_dir):
+            raise ParameterError('modules_load_dir: must differ from sysctl_dir (both files are named %s)' % file,
+                                 param='modules_load_dir')
         self.path = os.path.join(sysctl_dir, file)
         self.sysctl_dir = sysctl_dir
         self.modules_path = os.path.join(modules_load_dir, file)
@@ -311,12 +316,17 @@ def apply(p, procsys, kmods):
             got = procsys.read(key)
             if got != after:
                 raise KernelRefused(
-                    'params.%s: the kernel changed %r to %r (out of range or clamped); nothing was kept'
+                    'params.%s: the kernel changed %r to %r (out of range or clamped)'
                     % (key, after, got), param='params', key=key, requested=after, kernel=got)
-    except CniNodeError:
+    except CniNodeError as exc:
+        restored = []
         for key, before in reversed(written):
             try:
                 procsys.write(key, before)
+                restored.append(key)
             except CniNodeError:
                 pass
+        if restored:
+            exc.msg += '; the values this run had written were put back (%s)' % ', '.join(sorted(restored))
+            exc.args = (exc.msg,)
         raise

@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+"""The netlink adapter on both pyroute2 generations, and /proc/sys in a namespace.
+
+The venv's interpreter carries pyroute2 0.9.x; Debian's /usr/bin/python3
+carries python3-pyroute2 0.7.x (what the lab nodes have). The same probe
+runs under both.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SYSTEM_PYTHON, sh, unique
+
+PROBE = r'''
+import json, sys
+from ansible_collections.cni.node.plugins.module_utils import _netlink, _errors
+netns, missing, veth = sys.argv[1:4]
+out = {'generation': _netlink.api_generation()}
+with _netlink.Netlink(netns) as nl:
+    links = nl.links()
+    out['names'] = sorted(l['name'] for l in links)
+    out['lo'] = nl.link('lo')
+    out['veth'] = nl.link(veth)
+    try:
+        nl.call('setting mtu of a missing link', 'link', 'set', index=999999, mtu=1400)
+    except _errors.CniNodeError as exc:
+        out['error'] = [type(exc).__name__, str(exc)]
+try:
+    with _netlink.Netlink(missing):
+        pass
+except _errors.NamespaceNotFound as exc:
+    out['missing'] = [exc.param, str(exc)]
+print(json.dumps(out))
+'''
+
+INTERPRETERS = [
+    pytest.param(sys.executable, '0.9', id='pyroute2-0.9-venv'),
+    pytest.param(SYSTEM_PYTHON, '0.7', id='pyroute2-0.7-debian'),
+]
+
+
+def run_probe(python, *args):
+    env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
+    proc = subprocess.run([python, '-c', PROBE] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env=env, cwd='/')
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize('python, generation', INTERPRETERS)
+def test_adapter_in_a_namespace(netns, python, generation):
+    if not os.path.exists(python):
+        pytest.fail('%s is missing: make deps installs python3 and python3-pyroute2' % python)
+    veth, peer = unique('cnv'), unique('cnp')
+    sh('ip', 'netns', 'exec', netns, 'ip', 'link', 'add', veth, 'mtu', '1400', 'type', 'veth', 'peer', 'name', peer)
+    missing = unique()
+    out = run_probe(python, netns, missing, veth)
+    assert out['generation'] == generation
+    assert out['names'] == sorted(['lo', veth, peer])
+    assert out['lo']['up'] is False and out['lo']['mtu'] == 65536
+    assert out['veth']['kind'] == 'veth' and out['veth']['mtu'] == 1400
+    assert out['error'][0] == 'NoSuchObject' and out['error'][1].startswith('setting mtu of a missing link: ')
+    assert out['missing'][0] == 'netns' and 'does not exist' in out['missing'][1]
+    assert not os.path.exists('/run/netns/' + missing), 'the adapter created a namespace'
+    # The host never saw the veth pair.
+    assert veth not in sh('ip', '-o', 'link', 'show')
+
+
+def test_missing_pyroute2_message(tmp_path):
+    # A real interpreter without pyroute2: a bare venv of Debian's python3.
+    venv = tmp_path / 'bare'
+    sh(SYSTEM_PYTHON, '-m', 'venv', '--without-pip', str(venv))
+    env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
+    code = ('from ansible_collections.cni.node.plugins.module_utils import _netlink, _errors\n'
+            'try:\n    _netlink.Netlink(None).__enter__()\n'
+            'except _errors.MissingDependency as exc:\n    print(exc)\n')
+    out = subprocess.run([str(venv / 'bin' / 'python'), '-c', code], stdout=subprocess.PIPE,
+                         universal_newlines=True, env=env, check=True).stdout
+    assert out.strip() == ('pyroute2 is required on the managed node: install python3-pyroute2 '
+                           'or pip install pyroute2')
+
+
+def test_procsys_entered_namespace_is_isolated(netns):
+    code = ('import sys\n'
+            'from ansible_collections.cni.node.plugins.module_utils import _netns\n'
+            'from ansible_collections.cni.node.plugins.module_utils._procsys import ProcSys\n'
+            'ps = ProcSys()\n'
+            'with _netns.entered(sys.argv[1]):\n'
+            '    ps.write("net.core.somaxconn", "1234")\n'
+            '    inside = ps.read("net.core.somaxconn")\n'
+            'print(inside, ps.read("net.core.somaxconn"))\n')
+    env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
+    host_before = open('/proc/sys/net/core/somaxconn').read().strip()
+    out = subprocess.run([sys.executable, '-c', code, netns], stdout=subprocess.PIPE, universal_newlines=True,
+                         env=env, check=True).stdout.split()
+    assert out == ['1234', host_before]
+    assert open('/proc/sys/net/core/somaxconn').read().strip() == host_before
