@@ -11,6 +11,7 @@ APT_PACKAGES=(
   containernetworking-plugins
   python3 python3-venv python3-pyroute2
   make git rsync ca-certificates
+  shellcheck
 )
 
 missing=()

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
+# The suite_* functions are called indirectly, through "suite_$s".
+# shellcheck disable=SC2317
 # Run the test suites (all by default, or the ones named as arguments) and
 # fail when any suite fails or runs no test. Every suite runs even when an
 # earlier one failed, so one run shows everything that is broken.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$PWD/build/collections"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
@@ -17,7 +19,7 @@ run_pytest() {
   python -m pytest -p no:cacheprovider -ra "$@"
   local rc=$?
   if ((rc == 5)); then echo "!! pytest ran no test"; fi
-  return $rc
+  return "$rc"
 }
 
 suite_sanity()      { bash hack/sanity.sh; }

@@ -14,7 +14,7 @@ class ModuleDocFragment(object):
 attributes:
   check_mode:
     description:
-      - Exact: check mode reads the actual state and reports exactly what a real run would change,
+      - Exact. Check mode reads the actual state and reports exactly what a real run would change,
         as C(changed), C(diff) and C(drift), without changing anything.
     support: full
   diff_mode:
@@ -23,6 +23,7 @@ attributes:
     support: full
   platform:
     description: Linux nodes.
+    support: full
     platforms: posix
 '''
 

@@ -27,7 +27,7 @@ description:
   - Keys provided by a kernel module (C(net.bridge.*) by C(br_netfilter), C(net.netfilter.nf_conntrack_*)
     by C(nf_conntrack)) can load that module and persist it in C(/etc/modules-load.d), see O(load_modules).
 author:
-  - cni.node contributors
+  - cni.node developers (!UNKNOWN)
 extends_documentation_fragment:
   - cni.node.attributes
   - cni.node.attributes.netns
@@ -93,7 +93,7 @@ options:
 notes:
   - Runs on the managed node as root (writing C(/proc/sys) needs it).
   - In a container, C(/proc/sys) is often mounted read-only; such keys are reported as read-only.
-    Only C(net.*) keys are per network namespace: setting any other key in a container changes it for
+    Only C(net.*) keys are per network namespace; setting any other key in a container changes it for
     the whole machine.
 seealso:
   - name: sysctl.d(5)
@@ -243,7 +243,7 @@ def main():
         host_exists = None
         if spec.netns is not None:
             host_exists = set(k for k in spec.params if procsys.exists(k))
-        kmods = KernelModules(runner=lambda argv: module.run_command(argv))
+        kmods = KernelModules(runner=module.run_command)
         with _netns.entered(spec.netns):
             plan = _sysctl.plan(spec, procsys, kmods, _fileutil.read_text, host_exists)
             if not module.check_mode:

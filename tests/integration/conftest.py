@@ -45,7 +45,8 @@ def unique(prefix=PREFIX):
 def sh(*argv, **kwargs):
     """Run a command (test setup and drift injection only); return stdout."""
     check = kwargs.pop('check', True)
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, **kwargs)
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          check=False, **kwargs)
     if check and proc.returncode != 0:
         raise AssertionError('%s failed (rc=%s): %s' % (' '.join(argv), proc.returncode, proc.stderr))
     return proc.stdout
@@ -87,7 +88,8 @@ def run_module(name, args, check=False, diff=True, python=None):
         env = dict(os.environ, PYTHONPATH=root)
         proc = subprocess.run(
             [python or sys.executable, '-m', 'ansible_collections.cni.node.plugins.modules.%s' % name, f.name],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd='/')
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd='/',
+            check=False)
     finally:
         os.unlink(f.name)
     try:

@@ -54,7 +54,7 @@ class FakeNetlinkError(Exception):
 ])
 def test_typed_error(code, cls):
     err = typed_error(FakeNetlinkError(code), 'setting mtu of br0')
-    assert type(err) is cls
+    assert err.__class__ is cls
     assert str(err).startswith('setting mtu of br0: ')
 
 

@@ -255,7 +255,7 @@ def test_missing_module_key_without_load_modules():
 
 
 def files(contents):
-    return lambda path: contents.get(path)
+    return contents.get
 
 
 def test_file_plan_merges_exclusive_and_absent(tmp_path):
