@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Run the Molecule lab test: `molecule test` on the default scenario (or the
+# scenarios named as arguments), from the repository root, with the venv and
+# this collection. Nothing is installed from Galaxy or pulled from a registry:
+# the lab image is built locally (make lab = hack/dockerd.sh +
+# hack/lab-image.sh) and the scenario has no dependency step.
+#
+# The containers are destroyed at the end whatever happens (--destroy=always,
+# and a destroy on interrupt). The lab only sets per-network-namespace (net.*)
+# keys; as a guard, the host's values of those keys are compared before and
+# after, and a difference fails the run.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+export PATH="$PWD/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$PWD/build/collections"
+export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0} PY_COLORS=${PY_COLORS:-0}
+
+die() { echo "!! molecule.sh: $*" >&2; exit 1; }
+
+scenarios=("$@")
+((${#scenarios[@]})) || scenarios=(default)
+
+command -v molecule >/dev/null || die "molecule not found in .venv (run make deps)"
+docker info >/dev/null 2>&1 || die "docker does not answer (run make lab, or bash hack/dockerd.sh)"
+docker image inspect cni-node-lab:latest >/dev/null 2>&1 \
+  || die "image cni-node-lab:latest is missing (run make lab, or bash hack/lab-image.sh)"
+if [[ ! -e build/collections/ansible_collections/cni/node/galaxy.yml ]]; then
+  mkdir -p build/collections/ansible_collections/cni
+  ln -sfn "$PWD" build/collections/ansible_collections/cni/node
+fi
+
+# The host's values of the keys the lab sets (from the scenarios' lab_vars.yml).
+host_values() {
+  python - "${scenarios[@]}" <<'EOF'
+import os, sys, yaml
+keys = set()
+for s in sys.argv[1:]:
+    p = os.path.join("molecule", s, "lab_vars.yml")
+    if os.path.exists(p):
+        with open(p) as fh:
+            keys.update((yaml.safe_load(fh) or {}).get("cni_lab_sysctl_params", {}))
+for k in sorted(keys):
+    try:
+        with open("/proc/sys/" + k.replace(".", "/")) as fh:
+            print(k, "=", " ".join(fh.read().split()))
+    except OSError as exc:
+        print(k, "unreadable:", exc.strerror)
+EOF
+}
+
+# shellcheck disable=SC2317,SC2329  # called from the trap below
+destroy() {
+  local s
+  for s in "${scenarios[@]}"; do
+    molecule destroy -s "$s" --no-command-borders || true
+  done
+}
+trap 'echo "!! interrupted: destroying the lab"; destroy; exit 130' INT TERM
+
+before=$(host_values)
+scenario_args=()
+for s in "${scenarios[@]}"; do scenario_args+=(-s "$s"); done
+
+start=$SECONDS
+molecule test "${scenario_args[@]}" --destroy=always --no-command-borders
+rc=$?
+echo ">> molecule test: rc=$rc in $((SECONDS - start)) s"
+
+after=$(host_values)
+if [[ "$before" != "$after" ]]; then
+  echo "!! molecule.sh: the lab changed the HOST's kernel parameters:" >&2
+  diff <(echo "$before") <(echo "$after") >&2
+  rc=1
+fi
+
+# A lab container left behind (molecule's destroy failed) is an error too.
+names=$(python - "${scenarios[@]}" <<'EOF2'
+import os, sys, yaml
+for s in sys.argv[1:]:
+    with open(os.path.join("molecule", s, "molecule.yml")) as fh:
+        for p in (yaml.safe_load(fh) or {}).get("platforms", []):
+            print(p["name"])
+EOF2
+)
+left=$(docker ps -a --filter label=owner=molecule --format '{{.Names}}' | grep -x -F "$names" | tr '\n' ' ' || true)
+if [[ -n $left ]]; then
+  echo "!! molecule.sh: lab containers still exist after the run: $left" >&2
+  rc=1
+fi
+exit $rc
