@@ -14,8 +14,11 @@ class ModuleDocFragment(object):
 attributes:
   check_mode:
     description:
-      - Exact. Check mode reads the actual state and reports exactly what a real run would change,
-        as C(changed), C(diff) and C(drift), without changing anything.
+      - Exact. Check mode reads the actual state, runs every check a real run makes before its first
+        change, and reports exactly what a real run would change, as C(changed), C(diff) and C(drift),
+        without changing anything.
+      - What only the kernel can tell at write time (a value it refuses or clamps) fails the real run,
+        which then puts back everything it changed.
     support: full
   diff_mode:
     description:

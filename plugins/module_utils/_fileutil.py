@@ -49,12 +49,72 @@ def resolve_owner(owner, group, param_owner='owner', param_group='group'):
     return uid, gid
 
 
-def atomic_write(path, data, mode=0o644, uid=-1, gid=-1):
-    """Replace ``path`` with ``data`` (str or bytes) atomically.
+class StagedFile(object):
+    """A file replacement prepared first and put in place later.
 
-    The parent directory must exist: creating directories is a decision for
-    the caller, not a side effect.
+    ``prepare`` writes the new content to a temporary file in the target's
+    directory (flushed to disk, with its mode and owner): the step that can
+    fail for lack of space or permission. ``commit`` renames it over the
+    target (or removes the target when the new content is None), which is
+    atomic. ``undo`` puts the old content back after a commit; ``discard``
+    drops an uncommitted temporary file.
     """
+
+    def __init__(self, path, before, after, mode=0o644, uid=-1, gid=-1):
+        self.path = path
+        self.before = before
+        self.after = after
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.tmp = None
+        self.committed = False
+
+    def prepare(self):
+        if self.after is not None:
+            self.tmp = _write_temp(self.path, self.after, self.mode, self.uid, self.gid)
+
+    def commit(self):
+        if self.after is None:
+            remove(self.path)
+        else:
+            os.rename(self.tmp, self.path)
+            self.tmp = None
+            _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        self.committed = True
+
+    def undo(self):
+        if self.committed:
+            if self.before is None:
+                remove(self.path)
+            else:
+                atomic_write(self.path, self.before, self.mode, self.uid, self.gid)
+            self.committed = False
+
+    def discard(self):
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+            self.tmp = None
+
+
+def commit_all(staged):
+    """Commit staged files in order; on a failure undo the ones committed and re-raise."""
+    try:
+        for f in staged:
+            f.commit()
+    except BaseException:
+        for f in reversed(staged):
+            try:
+                f.undo()
+            except (IOError, OSError):
+                pass
+        raise
+
+
+def _write_temp(path, data, mode, uid, gid):
     if not isinstance(data, bytes):
         data = data.encode('utf-8')
     directory = os.path.dirname(os.path.abspath(path))
@@ -67,6 +127,23 @@ def atomic_write(path, data, mode=0o644, uid=-1, gid=-1):
         os.chmod(tmp, mode)
         if uid != -1 or gid != -1:
             os.chown(tmp, uid, gid)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return tmp
+
+
+def atomic_write(path, data, mode=0o644, uid=-1, gid=-1):
+    """Replace ``path`` with ``data`` (str or bytes) atomically.
+
+    The parent directory must exist: creating directories is a decision for
+    the caller, not a side effect.
+    """
+    tmp = _write_temp(path, data, mode, uid, gid)
+    try:
         os.rename(tmp, path)
     except BaseException:
         try:
@@ -74,7 +151,7 @@ def atomic_write(path, data, mode=0o644, uid=-1, gid=-1):
         except OSError:
             pass
         raise
-    _fsync_dir(directory)
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def remove(path):

@@ -62,6 +62,18 @@ class KernelModules(object):
         except (IOError, OSError):
             return os.path.isdir(os.path.join(self.sys_module, name))
 
+    def load_problem(self, name):
+        """Why ``name`` cannot be loaded (modprobe --dry-run), or None when it can."""
+        if self.runner is None:
+            return 'no way to run modprobe'
+        try:
+            rc, out, err = self.runner(['modprobe', '--dry-run', '--quiet', '--', name])
+        except (IOError, OSError) as exc:
+            return 'modprobe: %s' % exc
+        if rc != 0:
+            return 'modprobe --dry-run %s failed (rc=%s): %s' % (name, rc, (err or out).strip() or 'no output')
+        return None
+
     def load(self, name):
         """Load a module with modprobe; raises KernelRefused with modprobe's words."""
         if self.runner is None:

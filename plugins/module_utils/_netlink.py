@@ -87,17 +87,20 @@ class Netlink(object):
 
     def __enter__(self):
         mod = pyroute2()
-        if self.netns is None:
-            self.ipr = mod.IPRoute()
-            return self
-        self.path = _netns.resolve(self.netns)
+        if self.netns is not None:
+            self.path = _netns.resolve(self.netns)
+        where = 'network namespace %r' % self.netns if self.netns is not None else 'the node'
         try:
-            if api_generation(mod) == '0.9':
+            if self.netns is None:
+                self.ipr = mod.IPRoute()
+            elif api_generation(mod) == '0.9':
                 self.ipr = mod.IPRoute(netns=self.path, flags=0)
             else:
                 self.ipr = mod.NetNS(self.path, flags=0)
-        except OSError as exc:
-            raise typed_error(exc, 'opening netlink in network namespace %r' % self.netns)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # pyroute2 raises OSError, NetlinkError or its own errors here,
+            # depending on the version: all of them become typed errors.
+            raise typed_error(exc, 'opening a netlink socket in %s' % where)
         return self
 
     def __exit__(self, *exc_info):
@@ -108,10 +111,10 @@ class Netlink(object):
 
     def call(self, what, method, *args, **kwargs):
         """Run an IPRoute method; kernel errors become typed errors naming ``what``."""
-        netlink_error = getattr(pyroute2(), 'NetlinkError', ())
+        netlink_error = getattr(pyroute2(), 'NetlinkError', OSError)
         try:
             return getattr(self.ipr, method)(*args, **kwargs)
-        except netlink_error as exc:
+        except (netlink_error, OSError) as exc:
             raise typed_error(exc, what)
 
     def links(self):

@@ -22,6 +22,7 @@ import ctypes.util
 import errno
 import fcntl
 import os
+import stat
 
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     NamespaceNotFound,
@@ -43,8 +44,12 @@ def _get_libc():
 
 
 def netns_path(netns):
-    """Path of a namespace given by name (under /run/netns) or by path."""
+    """Path of a namespace given by name (under /run/netns) or by absolute path."""
     if '/' in netns:
+        if not os.path.isabs(netns):
+            raise NamespaceNotFound(
+                "netns %r: a path must be absolute (e.g. /proc/1234/ns/net), or give a name under %s"
+                % (netns, NETNS_RUN_DIR), param='netns')
         return netns
     if netns in ('', '.', '..'):
         raise NamespaceNotFound(
@@ -53,43 +58,55 @@ def netns_path(netns):
     return os.path.join(NETNS_RUN_DIR, netns)
 
 
-def resolve(netns):
-    """Return the path of an existing network namespace or raise NamespaceNotFound.
+def open_netns(netns):
+    """An open file descriptor of an existing network namespace; raises NamespaceNotFound.
 
     A name refers to /run/netns/NAME (what ``ip netns`` lists); a value with
-    a slash is taken as a path (e.g. /proc/1234/ns/net). Nothing is created.
+    a slash is an absolute path (e.g. /proc/1234/ns/net). Nothing is
+    created, and nothing but a namespace file is opened: a FIFO or a device
+    at that path is refused before it is opened. The caller closes the fd.
     """
     path = netns_path(netns)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        st = os.stat(path)
     except OSError as exc:
-        raise NamespaceNotFound(
-            "network namespace %r does not exist (%s: %s); create it first, e.g. with "
-            "cni.node.cni_netns" % (netns, path, os.strerror(exc.errno)),
-            param='netns')
-    try:
-        if not _is_netns_fd(fd):
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             raise NamespaceNotFound(
-                "netns %r (%s) is not a network namespace file" % (netns, path), param='netns')
-    finally:
+                "network namespace %r does not exist (%s); create it first, e.g. with cni.node.cni_netns"
+                % (netns, path), param='netns')
+        raise NamespaceNotFound("netns %r: cannot access %s (%s)" % (netns, path, os.strerror(exc.errno)),
+                                param='netns')
+    if not stat.S_ISREG(st.st_mode):
+        raise NamespaceNotFound("netns %r: %s is not a network namespace file" % (netns, path), param='netns')
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise NamespaceNotFound("netns %r: cannot open %s (%s)" % (netns, path, os.strerror(exc.errno)),
+                                param='netns')
+    if not _is_netns_fd(fd):
         os.close(fd)
-    return path
+        # A stale /run/netns entry whose bind mount is gone is a plain file.
+        raise NamespaceNotFound("netns %r: %s is not a network namespace file" % (netns, path), param='netns')
+    return fd
+
+
+def resolve(netns):
+    """Path of an existing network namespace, checked; raises NamespaceNotFound."""
+    os.close(open_netns(netns))
+    return netns_path(netns)
 
 
 def _is_netns_fd(fd):
     """True when fd is a namespace file of a network namespace."""
-    # NS_GET_NSTYPE (Linux 4.11+) names the kind of namespace; a stale
-    # /run/netns entry whose bind mount is gone is a plain file and fails.
+    # NS_GET_NSTYPE (Linux 4.11+) names the kind of namespace.
     try:
         return fcntl.ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET
     except (IOError, OSError):
         return False
 
 
-def same_as_current(path):
-    """True when path is the namespace this thread is in already."""
-    a = os.stat(path)
-    b = os.stat('/proc/thread-self/ns/net')
+def _same_ns(fd_a, fd_b):
+    a, b = os.fstat(fd_a), os.fstat(fd_b)
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
@@ -105,24 +122,28 @@ def _setns(fd):
 
 @contextlib.contextmanager
 def entered(netns):
-    """Run the block with the calling thread inside ``netns`` (None: stay)."""
+    """Run the block with the calling thread inside ``netns`` (None: stay).
+
+    The thread returns to its own namespace when the block ends, also when
+    it raises. setns(2) moves only the calling thread: cni.node modules are
+    single-threaded, and nothing in the block may start threads.
+    """
     if netns is None:
         yield None
         return
-    path = resolve(netns)
-    if same_as_current(path):
-        yield path
-        return
-    home = os.open('/proc/thread-self/ns/net', os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+    target = open_netns(netns)
     try:
-        target = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        home = os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
         try:
+            if _same_ns(target, home):
+                yield netns_path(netns)
+                return
             _setns(target)
+            try:
+                yield netns_path(netns)
+            finally:
+                _setns(home)
         finally:
-            os.close(target)
-        try:
-            yield path
-        finally:
-            _setns(home)
+            os.close(home)
     finally:
-        os.close(home)
+        os.close(target)

@@ -49,6 +49,9 @@ def canonical_key(key):
         parts = key.split('/')
     else:
         parts = [p.replace('/', '.') for p in key.split('.')]
+    if any(p in ('', '.', '..') for p in parts):
+        raise ParameterError(
+            "params: %r is not a sysctl key (a component is empty, '.' or '..')" % (key,), param='params')
     return '.'.join(p.replace('.', '/') for p in parts)
 
 

@@ -124,8 +124,8 @@ def parse_conf(text, path='sysctl file'):
 
 
 def render_conf(entries):
-    """Canonical content of the managed sysctl.d file."""
-    return HEADER + ''.join('%s = %s\n' % (k, entries[k]) for k in sorted(entries))
+    """Canonical content of the managed sysctl.d file, lines in the entries' order."""
+    return HEADER + ''.join('%s = %s\n' % (k, v) for k, v in entries.items())
 
 
 def render_modules(modules):
@@ -155,6 +155,12 @@ class Spec(object):
                 'persist: a network namespace does not survive a reboot, so its values cannot be '
                 'persisted in sysctl.d; use persist=false with netns', param='persist')
         self.persist = persist
+        if not persist and (state == 'absent' or exclusive):
+            raise ParameterError(
+                '%s only changes the managed file, so it needs persist=true (persist is false%s)'
+                % ('state=absent' if state == 'absent' else 'exclusive=true',
+                   ' by default with netns' if netns is not None else ''),
+                param='state' if state == 'absent' else 'exclusive')
         if not _FILE_RE.match(file or ''):
             raise ParameterError(
                 'file: %r is not valid: a plain file name ending in .conf (systemd-sysctl reads only *.conf)'
@@ -196,13 +202,14 @@ class Spec(object):
 class Plan(object):
     """What a run changes: filled by ``plan``, carried out by ``apply``."""
 
-    def __init__(self):
+    def __init__(self, desired):
         self.changes = Changes()
+        self.desired = desired   # {key: value} asked for at runtime ({} with state=absent)
         self.load = []           # modules to load
-        self.writes = []         # (key, before, after) runtime writes
+        self.writes = []         # (key, before, after) runtime writes, in the order asked for
         self.file = None         # (path, before_text, after_text) or None
         self.modules_file = None
-        self.actual = {}         # runtime values read
+        self.actual = {}         # runtime values read before the run
 
 
 def plan(spec, procsys, kmods, read_text, host_exists=None):
@@ -211,7 +218,7 @@ def plan(spec, procsys, kmods, read_text, host_exists=None):
     ``host_exists`` (set of keys present on the host) sharpens the error for
     a net.* key that is global and so absent inside a namespace.
     """
-    p = Plan()
+    p = Plan(spec.params if spec.state == 'present' else {})
     if spec.state == 'present':
         _plan_runtime(spec, p, procsys, kmods, host_exists)
     if spec.persist:
@@ -219,15 +226,33 @@ def plan(spec, procsys, kmods, read_text, host_exists=None):
     return p
 
 
+def _check_writable(key, cur, want, procsys):
+    """Refuse, before any write, what the kernel is known to refuse."""
+    msg = shape_error(key, cur, want)
+    if msg:
+        raise ParameterError(msg, param='params')
+    if cur != want and not procsys.writable(key):
+        raise ParameterError(
+            'params.%s: read-only here (/proc/sys mounted read-only, or a key that is read-only '
+            'inside a network namespace); it cannot be set to %r' % (key, want), param='params')
+
+
 def _plan_runtime(spec, p, procsys, kmods, host_exists):
-    for key in sorted(spec.params):
-        want = spec.params[key]
+    # Keys are written in the order they were given: one key can reset
+    # another (net.ipv4.ip_forward resets net.ipv4.conf.*.forwarding), so the
+    # order is the user's to choose, as in a sysctl.d file.
+    for key, want in spec.params.items():
         cur = procsys.read(key)
         p.actual[key] = cur
         if cur is None:
             module = module_for_key(key)
             if module and spec.load_modules and not kmods.loaded(module):
                 if module not in p.load:
+                    problem = kmods.load_problem(module)
+                    if problem:
+                        raise ParameterError(
+                            'load_modules: params.%s needs kernel module %s, which cannot be loaded here: %s'
+                            % (key, module, problem), param='load_modules', module=module)
                     p.load.append(module)
                     p.changes.add('module/%s' % module, 'not loaded', 'loaded')
             elif spec.netns is not None and host_exists is not None and key in host_exists:
@@ -245,13 +270,7 @@ def _plan_runtime(spec, p, procsys, kmods, host_exists):
                         key, ' inside network namespace %r' % spec.netns if spec.netns else ''),
                     param='params')
         else:
-            msg = shape_error(key, cur, want)
-            if msg:
-                raise ParameterError(msg, param='params')
-            if cur != want and not procsys.writable(key):
-                raise ParameterError(
-                    'params.%s: read-only here (/proc/sys mounted read-only, or a key that is read-only '
-                    'inside a network namespace); it cannot be set to %r' % (key, want), param='params')
+            _check_writable(key, cur, want, procsys)
         if cur != want:
             p.writes.append((key, cur, want))
             p.changes.add('sysctl/%s' % key, cur, want)
@@ -263,18 +282,21 @@ def _plan_files(spec, p, kmods, read_text):
                              'directories)' % spec.sysctl_dir, param='sysctl_dir')
     before_text = read_text(spec.path)
     before = parse_conf(before_text, spec.path) if before_text is not None else {}
+    # Keys already in the file first (in their order), then the task's keys
+    # in the order given: systemd-sysctl applies the lines in file order.
     if spec.state == 'present':
-        after = {} if spec.exclusive else dict(before)
+        after = {} if spec.exclusive else dict((k, v) for k, v in before.items() if k not in spec.params)
         after.update(spec.params)
     else:
         after = {} if spec.exclusive else dict((k, v) for k, v in before.items() if k not in spec.params)
     after_text = render_conf(after) if after else None
     if after_text != before_text:
-        for key in sorted(set(before) | set(after)):
+        keys = list(before) + [k for k in after if k not in before]
+        for key in keys:
             p.changes.add('persist/%s' % key, before.get(key), after.get(key))
         if before == after:
-            # Same entries, other formatting: the file is still rewritten.
-            p.changes.add('file/%s' % spec.path, before_text, after_text)
+            # Same entries, other order or formatting: the file is rewritten.
+            p.changes.add('file%s' % spec.path, 'not in canonical form', 'canonical form')
         p.changes.add_text(spec.path, before_text, after_text)
         p.file = (spec.path, before_text, after_text)
     if spec.load_modules:
@@ -297,36 +319,87 @@ def _plan_modules_file(spec, p, kmods, read_text, entries):
     p.modules_file = (spec.modules_path, before_text, after_text)
 
 
-def apply(p, procsys, kmods):
-    """Carry out the runtime part of a plan; on failure restore what was written."""
+def _writes_after_loading(p, procsys):
+    """The writes to do, with keys that loading a module made appear checked first."""
+    writes = []
+    for key, before, after in p.writes:
+        if before is None:
+            before = procsys.read(key)
+            if before is None:
+                raise KernelRefused('params.%s: still unknown after loading %s' % (key, module_for_key(key)),
+                                    param='params', key=key)
+            p.actual[key] = before
+            if before == after:
+                continue
+            _check_writable(key, before, after, procsys)
+        writes.append((key, before, after))
+    return writes
+
+
+def apply(p, procsys, kmods, commit=None):
+    """Carry out a plan's runtime part, then ``commit`` (the files).
+
+    Every check that can come before a write does: keys that appear only
+    once their module is loaded are checked after loading and before the
+    first write. Each value is read back after its write; keys that a later
+    write moved are set once more, and the whole set is checked at the end
+    (two keys that cannot both hold fail the run). On any failure,
+    ``commit`` included, every value this run wrote is put back; the error
+    says what was put back and what could not be.
+    """
     for module in p.load:
         kmods.load(module)
+    writes = _writes_after_loading(p, procsys)
     written = []
     try:
-        for key, before, after in p.writes:
-            if before is None:
-                before = procsys.read(key)
-                if before is None:
-                    raise KernelRefused('params.%s: still unknown after loading %s' % (key, module_for_key(key)),
-                                        param='params', key=key)
-                if before == after:
-                    continue
+        for key, before, after in writes:
             procsys.write(key, after)
-            written.append((key, before))
+            written.append(key)
             got = procsys.read(key)
             if got != after:
                 raise KernelRefused(
-                    'params.%s: the kernel changed %r to %r (out of range or clamped)'
-                    % (key, after, got), param='params', key=key, requested=after, kernel=got)
-    except CniNodeError as exc:
-        restored = []
-        for key, before in reversed(written):
-            try:
-                procsys.write(key, before)
-                restored.append(key)
-            except CniNodeError:
-                pass
-        if restored:
-            exc.msg += '; the values this run had written were put back (%s)' % ', '.join(sorted(restored))
+                    'params.%s: the kernel changed %r to %r (out of range or clamped)' % (key, after, got),
+                    param='params', key=key, requested=after, kernel=got)
+        # One key can reset another (net.ipv4.ip_forward resets every
+        # net.ipv4.conf.*.forwarding): set the keys a write moved once more,
+        # in the order given, then check the whole set.
+        for key, want in p.desired.items():
+            if procsys.read(key) != want:
+                procsys.write(key, want)
+                if key not in written:
+                    written.append(key)
+        moved = [(k, want, procsys.read(k)) for k, want in p.desired.items()]
+        moved = [m for m in moved if m[1] != m[2]]
+        if moved:
+            key, want, got = moved[0]
+            raise KernelRefused(
+                'params.%s: is %r after the run, not %r: setting another key of this task (%s) changes it, '
+                'so both cannot hold; do not set one value under two names (for example net.ipv4.ip_forward '
+                'and net.ipv4.conf.all.forwarding)' % (key, got, want, ', '.join(k for k in written if k != key)),
+                param='params', key=key)
+        if commit is not None:
+            commit()
+    except Exception as exc:
+        note = _restore(p, procsys, written)
+        if isinstance(exc, CniNodeError):
+            exc.msg += note
             exc.args = (exc.msg,)
         raise
+
+
+def _restore(p, procsys, written):
+    """Put back the values written by this run; a sentence saying how that went."""
+    if not written:
+        return ''
+    for key in reversed(written):
+        try:
+            procsys.write(key, p.actual[key])
+        except Exception:  # pylint: disable=broad-exception-caught
+            pass
+    lost = [k for k in p.actual if p.actual[k] is not None and procsys.read(k) != p.actual[k]]
+    note = '; the values this run had written were put back (%s)' % ', '.join(written)
+    if lost:
+        note += ', except %s (now %s)' % (', '.join(lost), ', '.join(repr(procsys.read(k)) for k in lost))
+    if p.load:
+        note += '; loaded modules stay loaded (%s)' % ', '.join(p.load)
+    return note

@@ -41,6 +41,9 @@ options:
       - Values are integers, strings, booleans (C(1)/C(0)) or lists (joined with spaces, for multi-value
         keys such as C(net.ipv4.ip_local_port_range)).
       - With O(state=absent) only the keys matter; values are ignored and may be null.
+      - Keys are written in the order given. When writing one key resets another (C(net.ipv4.ip_forward)
+        resets every C(net.ipv4.conf.*.forwarding)), the reset key is set once more; two keys that cannot
+        both hold (one value under two names) fail the task, and everything is put back.
       - May be empty only together with O(exclusive=true).
     type: dict
     required: true
@@ -48,7 +51,7 @@ options:
     description:
       - V(present) sets the values at runtime and, with O(persist), in the managed file.
       - V(absent) removes the keys from the managed file. Runtime values are left as they are (the kernel
-        has no "unset"); they return to the kernel default at the next boot.
+        has no "unset"); they return to the kernel default at the next boot. Needs O(persist).
     type: str
     choices: [present, absent]
     default: present
@@ -66,7 +69,8 @@ options:
   file:
     description:
       - Name of the managed file in O(sysctl_dir), a plain name ending in C(.conf). The file is owned by
-        this module - it is written whole, with its keys sorted.
+        this module - it is written whole; keys already in it come first, then the keys of O(params) in
+        the order given (systemd-sysctl applies the lines in file order).
       - The same name is used in O(modules_load_dir) for the modules file.
     type: str
     default: 90-cni-node.conf
@@ -74,7 +78,7 @@ options:
     description:
       - The managed file holds exactly O(params) - other keys already in it are removed.
       - Without it, keys already in the file that are not in O(params) are kept.
-      - With O(state=absent), removes the whole managed file.
+      - With O(state=absent), removes the whole managed file. Needs O(persist).
     type: bool
     default: false
   load_modules:
@@ -152,7 +156,7 @@ drift:
     - One item per value that differed, the same shape in every cni.node module.
     - Paths are C(sysctl/KEY) (runtime value), C(persist/KEY) (entry of the managed file),
       C(module/NAME) (a kernel module to load), C(modules_load/NAME) (entry of the modules file) and
-      C(file/PATH) (same entries, other formatting).
+      C(file/PATH) (same entries, other order or formatting, so the file is rewritten).
     - A value of null means absent.
   returned: always
   type: list
@@ -208,16 +212,6 @@ from ansible_collections.cni.node.plugins.module_utils._kmod import KernelModule
 from ansible_collections.cni.node.plugins.module_utils._procsys import ProcSys
 
 
-def write_file(change):
-    if change is None:
-        return
-    path, _before, after = change
-    if after is None:
-        _fileutil.remove(path)
-    else:
-        _fileutil.atomic_write(path, after, mode=0o644)
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -247,13 +241,21 @@ def main():
         with _netns.entered(spec.netns):
             plan = _sysctl.plan(spec, procsys, kmods, _fileutil.read_text, host_exists)
             if not module.check_mode:
-                _sysctl.apply(plan, procsys, kmods)
+                # Files are written to temporary files first (the step that can
+                # fail for space or permission), then the runtime values are set,
+                # then the files are renamed into place; a failure at any step
+                # leaves the node as it was.
+                staged = [_fileutil.StagedFile(*change) for change in (plan.file, plan.modules_file) if change]
+                try:
+                    for f in staged:
+                        f.prepare()
+                    _sysctl.apply(plan, procsys, kmods, commit=lambda: _fileutil.commit_all(staged))
+                finally:
+                    for f in staged:
+                        f.discard()
             values = None
             if spec.state == 'present':
                 values = dict((k, procsys.read(k)) for k in spec.params)
-        if not module.check_mode:
-            write_file(plan.file)
-            write_file(plan.modules_file)
     except CniNodeError as exc:
         module.fail_json(**exc.to_fail_kwargs())
     except (IOError, OSError) as exc:

@@ -12,10 +12,11 @@ __metaclass__ = type
 
 import os
 import stat
+import subprocess
 
 import pytest
 
-from conftest import ns_read, ns_write, unique
+from conftest import ns_read, ns_write, sh, unique
 
 # Per-namespace keys and values that differ from a new namespace's defaults.
 DESIRED = {
@@ -36,7 +37,7 @@ def snapshot(netns, keys):
 
 def test_apply_idempotent_then_exact_drift(module, netns):
     initial = snapshot(netns, DESIRED)
-    differing = sorted(k for k in DESIRED if initial[k] != NORMALISED[k])
+    differing = [k for k in DESIRED if initial[k] != NORMALISED[k]]   # drift comes in the order given
     assert len(differing) >= 5, 'precondition: a new namespace has other defaults (%s)' % initial
 
     predicted = module('cni_sysctl', dict(params=DESIRED, netns=netns), check=True)
@@ -93,35 +94,41 @@ def host_values():
 def test_persistence_file_is_exact(module, tmp_path):
     current = host_values()   # ask for what the host has: its runtime never changes
     conf = tmp_path / '90-cni-node.conf'
-    res = module('cni_sysctl', dict(params=current, sysctl_dir=str(tmp_path)))
+    mods = tmp_path.parent / (tmp_path.name + '-modules')
+    mods.mkdir()
+    args = dict(params=current, sysctl_dir=str(tmp_path), modules_load_dir=str(mods))
+    res = module('cni_sysctl', args)
     assert res['changed'] is True and res['file'] == str(conf)
-    assert sorted(d['path'] for d in res['drift']) == sorted('persist/' + k for k in HOST_KEYS)
+    assert [d['path'] for d in res['drift']] == ['persist/' + k for k in HOST_KEYS]
+    # Lines in the order given: systemd-sysctl applies them in file order.
     expected = ('# Managed by cni.node.cni_sysctl: changes made here are overwritten.\n'
-                + ''.join('%s = %s\n' % (k, current[k]) for k in sorted(HOST_KEYS)))
+                + ''.join('%s = %s\n' % (k, current[k]) for k in HOST_KEYS))
     assert conf.read_text() == expected
     assert stat.S_IMODE(conf.stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ['90-cni-node.conf'], 'a temporary file was left behind'
-    assert module('cni_sysctl', dict(params=current, sysctl_dir=str(tmp_path)))['changed'] is False
+    assert module('cni_sysctl', args)['changed'] is False
     assert host_values() == current
 
     # A stale key in the file: kept without exclusive, removed with it.
     conf.write_text(expected + 'net.ipv4.stale_key = 1\n')
-    keep = module('cni_sysctl', dict(params=current, sysctl_dir=str(tmp_path)))
-    assert 'net.ipv4.stale_key = 1\n' in conf.read_text()
-    assert [d['path'] for d in keep['drift']] == ['file/' + str(conf)]   # reformatted (sorted) only
-    check = module('cni_sysctl', dict(params=current, sysctl_dir=str(tmp_path), exclusive=True), check=True)
+    keep = module('cni_sysctl', args)
+    # Kept, and moved before the task's keys: only the order changed.
+    assert conf.read_text().splitlines()[1] == 'net.ipv4.stale_key = 1'
+    assert [d['path'] for d in keep['drift']] == ['file' + str(conf)]
+    check = module('cni_sysctl', dict(args, exclusive=True), check=True)
     assert check['drift'] == [dict(path='persist/net.ipv4.stale_key', before='1', after=None)]
     assert 'net.ipv4.stale_key' in conf.read_text()
-    excl = module('cni_sysctl', dict(params=current, sysctl_dir=str(tmp_path), exclusive=True))
+    excl = module('cni_sysctl', dict(args, exclusive=True))
     assert excl['drift'] == check['drift'] and conf.read_text() == expected
 
     # state=absent takes keys out of the file, and the file with the last one.
-    one = module('cni_sysctl', dict(params={'net.core.somaxconn': None}, state='absent', sysctl_dir=str(tmp_path)))
+    one = module('cni_sysctl', dict(args, params={'net.core.somaxconn': None}, state='absent'))
     assert one['drift'] == [dict(path='persist/net.core.somaxconn', before=current['net.core.somaxconn'], after=None)]
     assert 'somaxconn' not in conf.read_text()
-    module('cni_sysctl', dict(params={}, exclusive=True, state='absent', sysctl_dir=str(tmp_path)))
+    module('cni_sysctl', dict(args, params={}, exclusive=True, state='absent'))
     assert not conf.exists()
     assert host_values() == current
+    assert list(mods.iterdir()) == []
 
 
 def failing(res):
@@ -135,22 +142,66 @@ def failing(res):
     ({'net.core.somaxconn': 1000, 'net.ipv4.ip_local_port_range': [1000]},
      'params.net.ipv4.ip_local_port_range'),
     # The kernel refuses the second key after the first was written: the first is put back.
-    ({'net.core.somaxconn': 1000, 'net.ipv4.ip_default_ttl': 300}, 'params.net.ipv4.ip_default_ttl'),
+    ({'net.core.somaxconn': 1000, 'net.ipv4.ip_default_ttl': 300},
+     "params.net.ipv4.ip_default_ttl: the kernel refused '300' (Invalid argument); the values this run had "
+     "written were put back (net.core.somaxconn)"),
     ({'net.core.somaxconn': 1000, 'kernel.pid_max': 4194304}, 'params.kernel.pid_max: not a per-network-namespace'),
     ({'net.core.somaxconn': 1000, 'net.core.netdev_max_backlog': 2000}, 'global key'),
     ({'net.core.somaxconn': 1.5}, 'params.net.core.somaxconn'),
 ])
 def test_bad_input_changes_nothing(module, netns, params, words):
-    keys = [k for k in params if k.startswith('net.') and os.path.exists('/proc/sys/' + k.replace('.', '/'))]
-    before = {k: ns_read(netns, k) for k in keys if k != 'net.core.netdev_max_backlog'}
+    if 'net.core.netdev_max_backlog' in params:   # a global key: on the host, not in a namespace
+        assert os.path.exists('/proc/sys/net/core/netdev_max_backlog')
+        assert ns_read(netns, 'net.core.somaxconn') and not has_key(netns, 'net.core.netdev_max_backlog')
+    before = {k: ns_read(netns, k) for k in params if k.startswith('net.') and has_key(netns, k)}
     msg = failing(module('cni_sysctl', dict(params=params, netns=netns)))
     assert words in msg
     assert {k: ns_read(netns, k) for k in before} == before
 
 
-def test_global_key_precondition():
-    # The "global key" case above relies on this key existing on the host only.
-    assert os.path.exists('/proc/sys/net/core/netdev_max_backlog')
+def has_key(netns, key):
+    path = '/proc/sys/' + key.replace('.', '/')
+    return sh('ip', 'netns', 'exec', netns, 'test', '-f', path, check=False) == '' and \
+        subprocess.call(['ip', 'netns', 'exec', netns, 'test', '-f', path]) == 0
+
+
+@pytest.mark.parametrize('order', ['reset-first', 'reset-last'])
+def test_keys_that_reset_each_other(module, netns, order):
+    # Writing net.ipv4.ip_forward resets every net.ipv4.conf.*.forwarding.
+    ns_write(netns, 'net.ipv4.ip_forward', 0)
+    ns_write(netns, 'net.ipv4.conf.lo.forwarding', 0)
+    keys = ['net.ipv4.ip_forward', 'net.ipv4.conf.lo.forwarding']
+    if order == 'reset-last':
+        keys.reverse()
+    want = {'net.ipv4.ip_forward': 1, 'net.ipv4.conf.lo.forwarding': 0}
+    params = dict((k, want[k]) for k in keys)
+    check = module('cni_sysctl', dict(params=params, netns=netns), check=True)
+    res = module('cni_sysctl', dict(params=params, netns=netns))
+    assert res.get('changed') is True and res['drift'] == check['drift'], res
+    assert snapshot(netns, want) == {'net.ipv4.ip_forward': '1', 'net.ipv4.conf.lo.forwarding': '0'}
+    assert module('cni_sysctl', dict(params=params, netns=netns))['changed'] is False
+
+
+def test_one_value_under_two_names_fails_and_is_put_back(module, netns):
+    ns_write(netns, 'net.ipv4.ip_forward', 1)
+    keys = ('net.ipv4.ip_forward', 'net.ipv4.conf.all.forwarding')
+    before = snapshot(netns, keys)
+    msg = failing(module('cni_sysctl', dict(params={keys[0]: 0, keys[1]: 1}, netns=netns)))
+    assert 'cannot hold' in msg and 'put back' in msg
+    assert snapshot(netns, keys) == before
+
+
+def test_netns_that_is_not_a_namespace(module, tmp_path):
+    fifo = tmp_path / 'fifo'
+    os.mkfifo(str(fifo))   # opening a FIFO for reading would block forever
+    assert 'not a network namespace file' in failing(
+        module('cni_sysctl', dict(params={'net.core.somaxconn': 1000}, netns=str(fifo))))
+    plain = tmp_path / 'plain'
+    plain.write_text('')   # what a stale /run/netns entry looks like
+    assert 'not a network namespace file' in failing(
+        module('cni_sysctl', dict(params={'net.core.somaxconn': 1000}, netns=str(plain))))
+    assert 'must be absolute' in failing(
+        module('cni_sysctl', dict(params={'net.core.somaxconn': 1000}, netns='run/netns/x')))
 
 
 def test_missing_namespace_is_not_created(module):
@@ -185,7 +236,8 @@ def test_missing_directory_refused(module, tmp_path):
     (dict(params=['net.core.somaxconn']), 'params'),
 ])
 def test_argument_errors_name_the_parameter(module, netns, args, param):
-    args = dict(args, netns=netns)
-    res = module('cni_sysctl', args)
+    res = module('cni_sysctl', dict(args, netns=netns))
     msg = failing(res)
-    assert param in msg
+    assert msg.startswith(param) or ' %s ' % param in msg or " '%s' " % param in msg, msg
+    if 'param' in res:   # the module's own checks say which parameter; Ansible's say it in words
+        assert res['param'] == param

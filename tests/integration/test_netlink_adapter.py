@@ -89,17 +89,26 @@ def test_missing_pyroute2_message(tmp_path):
 
 
 def test_procsys_entered_namespace_is_isolated(netns):
-    code = ('import sys\n'
+    code = ('import os, sys\n'
             'from ansible_collections.cni.node.plugins.module_utils import _netns\n'
             'from ansible_collections.cni.node.plugins.module_utils._procsys import ProcSys\n'
             'ps = ProcSys()\n'
+            'home = os.stat("/proc/thread-self/ns/net").st_ino\n'
             'with _netns.entered(sys.argv[1]):\n'
             '    ps.write("net.core.somaxconn", "1234")\n'
             '    inside = ps.read("net.core.somaxconn")\n'
-            'print(inside, ps.read("net.core.somaxconn"))\n')
+            '    moved = os.stat("/proc/thread-self/ns/net").st_ino != home\n'
+            'try:\n'
+            '    with _netns.entered(sys.argv[1]):\n'
+            '        raise RuntimeError("boom")\n'
+            'except RuntimeError:\n'
+            '    pass\n'
+            'back = os.stat("/proc/thread-self/ns/net").st_ino == home\n'
+            'print(inside, ps.read("net.core.somaxconn"), moved, back)\n')
     env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
     host_before = open('/proc/sys/net/core/somaxconn').read().strip()
     out = subprocess.run([sys.executable, '-c', code, netns], stdout=subprocess.PIPE, universal_newlines=True,
                          env=env, check=True).stdout.split()
-    assert out == ['1234', host_before]
+    # Inside: the namespace's value; after the block (also after an exception): home again.
+    assert out == ['1234', host_before, 'True', 'True']
     assert open('/proc/sys/net/core/somaxconn').read().strip() == host_before

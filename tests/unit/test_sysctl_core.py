@@ -35,7 +35,7 @@ def test_canonical_key(key, want):
 
 
 @pytest.mark.parametrize('key', ['', ' ', 'ip_forward', 'net..ipv4', 'net.ipv4.', '/net/ipv4', 'net.ipv4 x',
-                                 '../etc/passwd', 'net/../../etc', None, 3])
+                                 '../etc/passwd', 'net/../../etc', 'net/./ipv4/ip_forward', None, 3])
 def test_canonical_key_refuses(key):
     with pytest.raises(ParameterError) as exc:
         canonical_key(key)
@@ -78,7 +78,7 @@ def test_parse_and_render_roundtrip():
     assert entries == {'net.ipv4.ip_forward': '1', 'net.core.somaxconn': '4096',
                        'net.ipv4.ip_local_port_range': '1000 2000'}
     rendered = _sysctl.render_conf(entries)
-    assert rendered.splitlines()[1:] == ['net.core.somaxconn = 4096', 'net.ipv4.ip_forward = 1',
+    assert rendered.splitlines()[1:] == ['net.ipv4.ip_forward = 1', 'net.core.somaxconn = 4096',
                                          'net.ipv4.ip_local_port_range = 1000 2000']
     assert _sysctl.parse_conf(rendered) == entries
 
@@ -100,6 +100,9 @@ def test_parse_conf_names_the_bad_line():
     (dict(params={'net.a.b': 1, 'net/a/b': 2}), 'params'),
     (dict(params={'net.a.b': 1}, state='gone'), 'state'),
     (dict(params={'net.a.b': 1}, sysctl_dir='/etc/x', modules_load_dir='/etc/x/'), 'modules_load_dir'),
+    (dict(params={'net.a.b': None}, state='absent', persist=False), 'state'),
+    (dict(params={'net.a.b': None}, state='absent', netns='pod'), 'state'),
+    (dict(params={'net.a.b': 1}, exclusive=True, persist=False), 'exclusive'),
 ])
 def test_spec_refuses(kwargs, param):
     with pytest.raises(ParameterError) as exc:
@@ -111,13 +114,15 @@ def test_spec_persist_defaults():
     assert _sysctl.Spec({'net.a.b': 1}).persist is True
     assert _sysctl.Spec({'net.a.b': 1}, netns='x').persist is False
     assert _sysctl.Spec({}, exclusive=True).params == {}
+    assert list(_sysctl.Spec({'net.z': 1, 'net.a': 2, 'net.m': 3}).params) == ['net.z', 'net.a', 'net.m']
 
 
 class FakeProcSys(object):
     """/proc/sys as a dict; ``clamp`` and ``refuse`` model kernel behaviour."""
 
-    def __init__(self, values, clamp=None, refuse=(), readonly=()):
+    def __init__(self, values, clamp=None, refuse=(), readonly=(), effects=None):
         self.values = dict(values)
+        self.effects = effects or {}
         self.clamp = clamp or {}
         self.refuse = set(refuse)
         self.readonly = set(readonly)
@@ -137,10 +142,13 @@ class FakeProcSys(object):
             raise KernelRefused('params: the kernel refused %s' % key, param='params')
         self.writes.append((key, value))
         self.values[key] = self.clamp.get((key, value), value)
+        if key in self.effects:
+            self.effects[key](self.values, value)
 
 
 class FakeModules(object):
-    def __init__(self, loaded=(), builtin=(), fail=(), provides=None, procsys=None):
+    def __init__(self, loaded=(), builtin=(), fail=(), provides=None, procsys=None, unloadable=()):
+        self.unloadable = set(unloadable)
         self._loaded = set(loaded)
         self._builtin = set(builtin)
         self.fail = set(fail)
@@ -153,6 +161,9 @@ class FakeModules(object):
 
     def builtin(self, name):
         return name in self._builtin
+
+    def load_problem(self, name):
+        return 'modprobe --dry-run %s failed' % name if name in self.unloadable else None
 
     def load(self, name):
         self.calls.append(name)
@@ -170,9 +181,9 @@ def test_plan_and_apply_runtime():
     ps = FakeProcSys({'net.a.x': '0', 'net.a.y': '1', 'net.a.r': '10 20'})
     spec = _sysctl.Spec({'net.a.x': 1, 'net.a.y': True, 'net.a.r': '30   40'}, persist=False)
     plan = _sysctl.plan(spec, ps, FakeModules(), no_files)
-    assert plan.changes.drift == [
-        dict(path='sysctl/net.a.r', before='10 20', after='30 40'),
+    assert plan.changes.drift == [   # in the order given
         dict(path='sysctl/net.a.x', before='0', after='1'),
+        dict(path='sysctl/net.a.r', before='10 20', after='30 40'),
     ]
     _sysctl.apply(plan, ps, FakeModules())
     assert ps.values == {'net.a.x': '1', 'net.a.y': '1', 'net.a.r': '30 40'}
@@ -283,7 +294,8 @@ def test_reformatted_file_is_rewritten(tmp_path):
     path = d + '/90-cni-node.conf'
     plan = _sysctl.plan(_sysctl.Spec({'net.a.x': 1}, sysctl_dir=d), FakeProcSys({'net.a.x': '1'}), FakeModules(),
                         files({path: 'net.a.x=1\n'}))
-    assert [i['path'] for i in plan.changes.drift] == ['file/' + path]
+    assert plan.changes.drift == [dict(path='file' + path, before='not in canonical form', after='canonical form')]
+    assert plan.file[2] == _sysctl.render_conf({'net.a.x': '1'})
 
 
 def test_missing_sysctl_dir_refused(tmp_path):
@@ -301,3 +313,82 @@ def test_modules_file_lists_loadable_modules_only(tmp_path):
     plan = _sysctl.plan(spec, ps, FakeModules(loaded={'br_netfilter'}, builtin={'nf_conntrack'}), no_files)
     assert plan.modules_file == ('/90-cni-node.conf', None, _sysctl.render_modules({'br_netfilter'}))
     assert dict(path='modules_load/br_netfilter', before=False, after=True) in plan.changes.drift
+
+
+def forwarding_effect(values, value):
+    """net.ipv4.ip_forward resets every interface's forwarding, as the kernel does."""
+    for key in values:
+        if key.startswith('net.ipv4.conf.') and key.endswith('.forwarding'):
+            values[key] = value
+
+
+@pytest.mark.parametrize('order', [
+    ('net.ipv4.conf.lo.forwarding', 'net.ipv4.ip_forward'),
+    ('net.ipv4.ip_forward', 'net.ipv4.conf.lo.forwarding'),
+])
+def test_a_key_reset_by_another_is_set_again(order):
+    want = {'net.ipv4.ip_forward': 1, 'net.ipv4.conf.lo.forwarding': 0}
+    ps = FakeProcSys({'net.ipv4.ip_forward': '0', 'net.ipv4.conf.lo.forwarding': '0'},
+                     effects={'net.ipv4.ip_forward': forwarding_effect})
+    spec = _sysctl.Spec(dict((k, want[k]) for k in order), persist=False)
+    plan = _sysctl.plan(spec, ps, FakeModules(), no_files)
+    assert plan.changes.drift == [dict(path='sysctl/net.ipv4.ip_forward', before='0', after='1')]
+    _sysctl.apply(plan, ps, FakeModules())
+    assert ps.values == {'net.ipv4.ip_forward': '1', 'net.ipv4.conf.lo.forwarding': '0'}
+    assert not _sysctl.plan(spec, ps, FakeModules(), no_files).changes.changed
+
+
+def test_one_value_under_two_names_fails_instead_of_flapping():
+    ps = FakeProcSys({'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.forwarding': '1'},
+                     effects={'net.ipv4.ip_forward': forwarding_effect,
+                              'net.ipv4.conf.all.forwarding': lambda v, x: v.update({'net.ipv4.ip_forward': x})})
+    spec = _sysctl.Spec({'net.ipv4.ip_forward': 0, 'net.ipv4.conf.all.forwarding': 1}, persist=False)
+    with pytest.raises(KernelRefused) as exc:
+        _sysctl.apply(_sysctl.plan(spec, ps, FakeModules(), no_files), ps, FakeModules())
+    assert 'cannot hold' in str(exc.value) and 'put back' in str(exc.value)
+    assert ps.values == {'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.forwarding': '1'}
+
+
+def test_module_keys_are_checked_after_loading_before_any_write():
+    ps = FakeProcSys({'net.a.a': '0'})
+    mods = FakeModules(provides={'br_netfilter': {'net.bridge.bridge-nf-call-iptables': '0'}}, procsys=ps)
+    spec = _sysctl.Spec({'net.a.a': 1, 'net.bridge.bridge-nf-call-iptables': 'not a number'}, persist=False)
+    plan = _sysctl.plan(spec, ps, mods, no_files)
+    with pytest.raises(ParameterError) as exc:
+        _sysctl.apply(plan, ps, mods)
+    assert 'params.net.bridge.bridge-nf-call-iptables' in str(exc.value)
+    assert ps.writes == []
+
+
+def test_a_module_that_cannot_load_fails_the_plan():
+    spec = _sysctl.Spec({'net.bridge.bridge-nf-call-iptables': 1}, persist=False)
+    with pytest.raises(ParameterError) as exc:
+        _sysctl.plan(spec, FakeProcSys({}), FakeModules(unloadable={'br_netfilter'}), no_files)
+    assert exc.value.param == 'load_modules' and 'br_netfilter' in str(exc.value)
+
+
+def test_a_failing_commit_puts_runtime_values_back():
+    ps = FakeProcSys({'net.a.a': '0'})
+    plan = _sysctl.plan(_sysctl.Spec({'net.a.a': 1}, persist=False), ps, FakeModules(), no_files)
+
+    def commit():
+        raise OSError(28, 'No space left on device')
+    with pytest.raises(OSError):
+        _sysctl.apply(plan, ps, FakeModules(), commit=commit)
+    assert ps.values == {'net.a.a': '0'}
+
+
+def test_staged_files_commit_and_undo(tmp_path):
+    from ansible_collections.cni.node.plugins.module_utils import _fileutil
+    a, b = tmp_path / 'a.conf', tmp_path / 'b.conf'
+    a.write_text('old\n')
+    b.mkdir()   # renaming a file over a directory fails: the second commit fails
+    staged = [_fileutil.StagedFile(str(a), 'old\n', 'new\n'), _fileutil.StagedFile(str(b), None, 'x\n')]
+    for f in staged:
+        f.prepare()
+    with pytest.raises(OSError):
+        _fileutil.commit_all(staged)
+    for f in staged:
+        f.discard()
+    assert a.read_text() == 'old\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a.conf', 'b.conf'], 'temporary files left behind'
