@@ -18,7 +18,6 @@ __metaclass__ = type
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -39,7 +38,9 @@ _libc = None
 def _get_libc():
     global _libc  # pylint: disable=global-statement
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+        # The running interpreter's own symbols include libc's setns; no library search
+        # (ctypes.util.find_library would run ldconfig in a subprocess).
+        _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
 
 
