@@ -40,6 +40,11 @@ shopt -u nullglob
 # ansible-test bootstraps pip in each venv with a script it would download.
 bash hack/get-pip-standin.sh
 
+# One sanity run at a time: runs share build/sanity.
+mkdir -p build
+exec 9>build/.sanity.lock
+flock 9
+
 copy=build/sanity/ansible_collections/cni/node
 # ansible-test's own venv (tests/output/.tmp/delegation) survives the rebuild:
 # creating it again costs a pip download on every run.
