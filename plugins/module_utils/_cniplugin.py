@@ -1,0 +1,285 @@
+# -*- coding: utf-8 -*-
+# Copyright: cni.node contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Core of cni_plugin: safe archives, per-binary sha256, plan and apply.
+
+Pure Python (no Ansible): downloading is the module's job; this file gets
+paths on the node. The flow:
+
+1. ``candidates_from_archive`` / ``candidates_from_folder`` list the plugin
+   binaries a source offers. An archive is refused whole, before anything
+   is extracted, when any member is a link, a device, a FIFO, has an
+   absolute path, a ``..`` component or a path below the top level.
+2. ``plan`` compares each wanted binary's sha256 (and mode) with what
+   ``bin_dir`` holds, and lists binaries to remove (``exclusive``).
+3. ``apply`` stages every new binary as a temporary file in ``bin_dir``
+   (same filesystem), then renames each over its target: a running exec
+   sees the old file or the new one, never half a file.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tarfile
+
+from ansible_collections.cni.node.plugins.module_utils._errors import (
+    CniNodeError,
+    ParameterError,
+)
+from ansible_collections.cni.node.plugins.module_utils._fileutil import StagedFile, commit_all, remove
+from ansible_collections.cni.node.plugins.module_utils._result import Changes
+
+BINARY_MODE = 0o755
+_HEX64 = re.compile(r'^[0-9a-fA-F]{64}$')
+_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
+
+
+class UnsafeArchive(CniNodeError):
+    """An archive holds a member that could write outside the target or is not a plain file."""
+
+
+class ChecksumMismatch(CniNodeError):
+    """A download does not match its expected sha256."""
+
+
+class PluginFailed(CniNodeError):
+    """A plugin binary did not answer VERSION as the CNI specification says."""
+
+
+def parse_checksum(value):
+    """('sha256', hex) or ('url', url) for the ``checksum`` parameter."""
+    if not isinstance(value, str) or not value.strip():
+        raise ParameterError('checksum: required: sha256:<64 hex digits>, or the http(s) URL of a sha256 file',
+                             param='checksum')
+    value = value.strip()
+    if value.lower().startswith('sha256:'):
+        digest = value.split(':', 1)[1].strip()
+        if not _HEX64.match(digest):
+            raise ParameterError('checksum: %r is not sha256:<64 hex digits>' % value, param='checksum')
+        return 'sha256', digest.lower()
+    if re.match(r'^https?://', value):
+        return 'url', value
+    raise ParameterError('checksum: %r is not valid: give sha256:<64 hex digits>, or the http(s) URL of a '
+                         'sha256 file (as upstream publishes next to each release)' % value, param='checksum')
+
+
+def digest_from_checksum_file(text, archive_name):
+    """The sha256 for ``archive_name`` in a checksum file ("<hex>  <name>" lines, or one bare hex)."""
+    lines = [line.strip() for line in (text or '').splitlines() if line.strip() and not line.startswith('#')]
+    found = []
+    for line in lines:
+        parts = line.split()
+        if not _HEX64.match(parts[0]):
+            continue
+        if len(parts) == 1:
+            found.append(parts[0].lower())
+        elif os.path.basename(parts[-1].lstrip('*')) == archive_name:
+            return parts[0].lower()
+    if len(found) == 1 and len(lines) == 1:
+        return found[0]
+    raise ParameterError('checksum: the checksum file lists no sha256 for %s' % archive_name, param='checksum')
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_digest(path, expected, what):
+    got = sha256_file(path)
+    if got != expected:
+        raise ChecksumMismatch('checksum: %s has sha256 %s, expected %s: refusing it (tampered or incomplete '
+                               'download, or the wrong checksum)' % (what, got, expected), param='checksum')
+    return got
+
+
+def _member_name(member):
+    """Plain file name of an archive member, or None for the top directory; raises UnsafeArchive."""
+    name = member.name
+    if name.startswith('/') or re.match(r'^[A-Za-z]:', name):
+        raise UnsafeArchive('src: archive member %r has an absolute path: refusing the whole archive' % name,
+                            param='src')
+    parts = [p for p in name.split('/') if p not in ('', '.')]
+    if '..' in parts:
+        raise UnsafeArchive('src: archive member %r has a ".." component: refusing the whole archive' % name,
+                            param='src')
+    if member.issym() or member.islnk():
+        raise UnsafeArchive('src: archive member %r is a link: refusing the whole archive (only regular files '
+                            'are installed)' % name, param='src')
+    if member.isdev() or member.isfifo() or not (member.isfile() or member.isdir()):
+        raise UnsafeArchive('src: archive member %r is not a regular file (device, FIFO or other): refusing '
+                            'the whole archive' % name, param='src')
+    if member.isdir():
+        if parts:
+            raise UnsafeArchive('src: archive member %r is a subdirectory: release archives are flat; refusing '
+                                'the whole archive' % name, param='src')
+        return None
+    if len(parts) != 1 or not _NAME.match(parts[0]):
+        raise UnsafeArchive('src: archive member %r is not a plain file name at the top level: refusing the '
+                            'whole archive' % name, param='src')
+    return parts[0]
+
+
+def candidates_from_archive(archive, workdir):
+    """Extract the plugin binaries of a .tgz into ``workdir``: {name: path}.
+
+    Every member is checked before the first byte is written. Regular
+    files with an executable bit are plugins; others (LICENSE, README.md)
+    are left out.
+    """
+    try:
+        tar = tarfile.open(archive, 'r:*')
+    except (tarfile.TarError, IOError, OSError) as exc:
+        raise ParameterError('src: %s is not a readable tar archive (%s)' % (archive, exc), param='src')
+    with tar:
+        members = tar.getmembers()
+        plain = [(m, _member_name(m)) for m in members]
+        out = {}
+        for member, name in plain:
+            if name is None or not member.mode & 0o111:
+                continue
+            if name in out:
+                raise UnsafeArchive('src: archive holds %s twice: refusing it' % name, param='src')
+            path = os.path.join(workdir, name)
+            src = tar.extractfile(member)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+            with os.fdopen(fd, 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+            out[name] = path
+    return out
+
+
+def candidates_from_folder(folder):
+    """Plugin binaries in a folder on the node: regular executable files, links not followed."""
+    try:
+        entries = sorted(os.listdir(folder))
+    except OSError as exc:
+        raise ParameterError('src: cannot read folder %s (%s)' % (folder, os.strerror(exc.errno)), param='src')
+    out = {}
+    for name in entries:
+        st = os.lstat(os.path.join(folder, name))
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111 and _NAME.match(name):
+            out[name] = os.path.join(folder, name)
+    return out
+
+
+def installed(bin_dir):
+    """{name: (sha256 or None for a non-regular entry, mode)} of what bin_dir holds."""
+    out = {}
+    try:
+        names = os.listdir(bin_dir)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return out
+        raise
+    for name in names:
+        path = os.path.join(bin_dir, name)
+        st = os.lstat(path)
+        if stat.S_ISDIR(st.st_mode) or name.startswith('.'):
+            continue
+        digest = sha256_file(path) if stat.S_ISREG(st.st_mode) else None
+        out[name] = (digest, stat.S_IMODE(st.st_mode))
+    return out
+
+
+def plugin_versions(path, timeout=10):
+    """The CNI versions a plugin binary supports, from its VERSION answer."""
+    env = {'CNI_COMMAND': 'VERSION', 'PATH': '/usr/sbin:/usr/bin:/sbin:/bin'}
+    try:
+        proc = subprocess.run([path], input=json.dumps({'cniVersion': '0.1.0'}).encode(), env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise PluginFailed('verify: %s did not answer VERSION within %s s' % (path, timeout), param='verify')
+    except OSError as exc:
+        raise PluginFailed('verify: cannot run %s (%s)' % (path, os.strerror(exc.errno)), param='verify')
+    try:
+        answer = json.loads(proc.stdout.decode('utf-8', 'replace'))
+    except ValueError:
+        answer = None
+    if proc.returncode != 0 or not isinstance(answer, dict) or not isinstance(answer.get('supportedVersions'), list):
+        detail = answer.get('msg') if isinstance(answer, dict) and answer.get('msg') else \
+            (proc.stderr or proc.stdout).decode('utf-8', 'replace').strip()[:300]
+        raise PluginFailed('verify: %s is not a CNI plugin answering VERSION (rc=%s): %s'
+                           % (path, proc.returncode, detail or 'no output'), param='verify')
+    return [str(v) for v in answer['supportedVersions']]
+
+
+class Plan(object):
+    def __init__(self):
+        self.changes = Changes()
+        self.create_dir = False
+        self.installs = []    # (name, source path)
+        self.removals = []    # names
+        self.binaries = {}    # name -> {sha256, path}
+
+
+def plan(bin_dir, candidates, names=None, exclusive=False, state='present'):
+    """What to install and remove so that ``bin_dir`` holds the wanted binaries."""
+    p = Plan()
+    have = installed(bin_dir)
+    if state == 'absent':
+        for name in names or []:
+            if name in have:
+                p.removals.append(name)
+                p.changes.add('binary/%s' % name, have[name][0], None)
+        return p
+    if names:
+        missing = [n for n in names if n not in candidates]
+        if missing:
+            raise ParameterError('names: %s not in the source (it offers: %s)'
+                                 % (', '.join(missing), ', '.join(sorted(candidates)) or 'nothing'), param='names')
+        wanted = dict((n, candidates[n]) for n in names)
+    else:
+        wanted = dict(candidates)
+    if not wanted:
+        raise ParameterError('src: offers no plugin binary (no regular executable file)', param='src')
+    if not os.path.isdir(bin_dir):
+        p.create_dir = True
+        p.changes.add('dir/%s' % bin_dir.strip('/'), None, 'directory')
+    for name in sorted(wanted):
+        digest = sha256_file(wanted[name])
+        p.binaries[name] = dict(sha256=digest, path=os.path.join(bin_dir, name))
+        before = have.get(name)
+        if before is None or before[0] != digest:
+            p.installs.append((name, wanted[name]))
+            p.changes.add('binary/%s' % name, before[0] if before else None, digest)
+        elif before[1] != BINARY_MODE:
+            p.installs.append((name, wanted[name]))
+            p.changes.add('binary/%s/mode' % name, '%04o' % before[1], '%04o' % BINARY_MODE)
+    if exclusive:
+        for name in sorted(set(have) - set(wanted)):
+            p.removals.append(name)
+            p.changes.add('binary/%s' % name, have[name][0], None)
+    return p
+
+
+def apply(p, bin_dir):
+    """Install and remove as planned: stage every new binary, then rename each into place."""
+    if p.create_dir:
+        os.makedirs(bin_dir, BINARY_MODE)
+    staged = []
+    try:
+        for name, source in p.installs:
+            with open(source, 'rb') as f:
+                data = f.read()
+            s = StagedFile(os.path.join(bin_dir, name), None, data, mode=BINARY_MODE)
+            s.prepare()
+            staged.append(s)
+        commit_all(staged)
+    finally:
+        for s in staged:
+            s.discard()
+    for name in p.removals:
+        remove(os.path.join(bin_dir, name))

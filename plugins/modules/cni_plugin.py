@@ -1,0 +1,266 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cni.node contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: cni_plugin
+short_description: Install CNI plugin binaries from a release archive or a folder, checked and atomic
+version_added: 0.1.0
+description:
+  - Installs CNI plugin binaries (bridge, host-local, portmap, ...) into O(bin_dir), from an http(s) release
+    archive, a C(.tgz) on the node, or a folder on the node.
+  - Downloads are checked against a sha256 before anything is extracted; O(checksum) is required for URLs.
+  - Archives are checked member by member before the first byte is written. A link, a device or FIFO, an
+    absolute path, a C(..) component or a subdirectory refuses the whole archive. Only regular files with an
+    executable bit are plugins; other files of a release (C(LICENSE), C(README.md)) are left out.
+  - Idempotent by per-binary sha256. Each changed binary is written to a temporary file in O(bin_dir) and
+    renamed over the old one, so a container runtime executing a plugin meanwhile sees the old binary or the
+    new one, never half a file.
+  - With O(verify), every binary must answer the CNI C(VERSION) command before anything is installed; the
+    supported CNI versions of each binary are returned.
+  - Downloads and extraction happen in a temporary directory that is always removed.
+author:
+  - cni.node developers (!UNKNOWN)
+extends_documentation_fragment:
+  - cni.node.attributes
+options:
+  src:
+    description:
+      - Where the plugins come from. An C(http://) or C(https://) URL of a release archive (C(.tgz)), the path of
+        such an archive on the node, or the path of a folder on the node that holds the binaries.
+      - Required with O(state=present).
+    type: str
+  checksum:
+    description:
+      - sha256 of the archive, as C(sha256:<64 hex digits>), or the http(s) URL of a checksum file as upstream
+        publishes next to each release (C(<hex>  <archive name>) lines, or one bare hex digest).
+      - Required when O(src) is a URL. Optional for an archive on the node; not used for a folder.
+    type: str
+  names:
+    description:
+      - Install only these binaries of the source. Each must be in the source.
+      - With O(state=absent), the binaries to remove (required then).
+    type: list
+    elements: str
+  bin_dir:
+    description:
+      - Directory of the CNI plugin binaries. Created (mode 0755) when missing.
+    type: path
+    default: /opt/cni/bin
+  exclusive:
+    description:
+      - Remove every other file from O(bin_dir), so that it holds exactly the installed binaries.
+    type: bool
+    default: false
+  verify:
+    description:
+      - Run C(VERSION) on every binary (from the temporary copy, before anything is installed) and fail when one
+        does not answer as a CNI plugin. Returns each binary's supported CNI versions.
+    type: bool
+    default: true
+  state:
+    description:
+      - V(present) installs; V(absent) removes the binaries listed in O(names).
+    type: str
+    choices: [present, absent]
+    default: present
+  timeout:
+    description: Seconds to wait for each download.
+    type: int
+    default: 60
+  validate_certs:
+    description: Check TLS certificates of https downloads.
+    type: bool
+    default: true
+notes:
+  - Binaries are written with mode 0755 and owned by the user the module runs as (root, with C(become)).
+seealso:
+  - name: CNI plugin releases
+    description: Release archives and their sha256 files.
+    link: https://github.com/containernetworking/plugins/releases
+'''
+
+EXAMPLES = r'''
+- name: Reference plugins from an upstream release, checked against its published checksum file
+  cni.node.cni_plugin:
+    src: https://github.com/containernetworking/plugins/releases/download/v1.5.1/cni-plugins-linux-amd64-v1.5.1.tgz
+    checksum: https://github.com/containernetworking/plugins/releases/download/v1.5.1/cni-plugins-linux-amd64-v1.5.1.tgz.sha256
+
+- name: Only what a bridge network needs, from a mirror, with a pinned digest; remove everything else
+  cni.node.cni_plugin:
+    src: https://mirror.example.com/cni/cni-plugins-linux-amd64-v1.5.1.tgz
+    checksum: sha256:0000000000000000000000000000000000000000000000000000000000000000
+    names: [bridge, host-local, portmap, loopback]
+    exclusive: true
+
+- name: From the distribution's package (a folder on the node)
+  cni.node.cni_plugin:
+    src: /usr/lib/cni
+
+- name: Remove a plugin
+  cni.node.cni_plugin:
+    names: [dhcp]
+    state: absent
+'''
+
+RETURN = r'''
+changed:
+  description: Whether any binary was (in check mode, would be) installed, replaced or removed.
+  returned: always
+  type: bool
+drift:
+  description:
+    - One item per differing binary, the same shape in every cni.node module. C(binary/NAME) carries the sha256
+      before and after (null = absent); C(binary/NAME/mode) a wrong file mode; C(dir/PATH) a missing O(bin_dir).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - path: binary/bridge
+      before: null
+      after: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+diff:
+  description: Before and after sha256 per binary.
+  returned: when diff mode is on
+  type: list
+  elements: dict
+binaries:
+  description: The binaries the source provides and O(bin_dir) holds after the run, by name.
+  returned: when O(state=present)
+  type: dict
+  sample:
+    bridge:
+      path: /opt/cni/bin/bridge
+      sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+      versions: [0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0]
+removed:
+  description: Binaries removed (in check mode, that would be removed).
+  returned: always
+  type: list
+  elements: str
+bin_dir:
+  description: The plugin directory.
+  returned: always
+  type: str
+  sample: /opt/cni/bin
+'''
+
+import os
+import re
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.cni.node.plugins.module_utils import _cniplugin
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, ParameterError
+
+_URL = re.compile(r'^https?://', re.I)
+MAX_CHECKSUM_FILE = 1 << 20
+
+
+def download(module, url, dest):
+    """Stream ``url`` to ``dest``; errors name the parameter the URL came from."""
+    try:
+        resp = open_url(url, timeout=module.params['timeout'], validate_certs=module.params['validate_certs'])
+        with open(dest, 'wb') as f:
+            shutil.copyfileobj(resp, f, 1 << 20)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        raise ParameterError('src: cannot download %s (%s)' % (url, exc), param='src')
+
+
+def fetch_text(module, url):
+    try:
+        resp = open_url(url, timeout=module.params['timeout'], validate_certs=module.params['validate_certs'])
+        return resp.read(MAX_CHECKSUM_FILE).decode('utf-8', 'replace')
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        raise ParameterError('checksum: cannot download %s (%s)' % (url, exc), param='checksum')
+
+
+def expected_digest(module, archive_name):
+    kind, value = _cniplugin.parse_checksum(module.params['checksum'])
+    if kind == 'sha256':
+        return value
+    return _cniplugin.digest_from_checksum_file(fetch_text(module, value), archive_name)
+
+
+def candidates(module, workdir):
+    """{name: path} of the binaries the source offers, checked and extracted into workdir."""
+    src = module.params['src']
+    if not src:
+        raise ParameterError('src: required with state=present (a URL, an archive or a folder on the node)',
+                             param='src')
+    if _URL.match(src):
+        if not module.params['checksum']:
+            raise ParameterError('checksum: required when src is a URL (sha256:<hex> or the URL of a sha256 file)',
+                                 param='checksum')
+        name = os.path.basename(src.split('?', 1)[0]) or 'archive.tgz'
+        archive = os.path.join(workdir, name)
+        digest = expected_digest(module, name)
+        download(module, src, archive)
+        _cniplugin.check_digest(archive, digest, src)
+    elif os.path.isdir(src):
+        return _cniplugin.candidates_from_folder(src)
+    elif os.path.isfile(src):
+        archive = src
+        if module.params['checksum']:
+            _cniplugin.check_digest(archive, expected_digest(module, os.path.basename(src)), src)
+    else:
+        raise ParameterError('src: %s is not an http(s) URL and not an archive or folder on the node' % src,
+                             param='src')
+    extracted = os.path.join(workdir, 'plugins')
+    os.mkdir(extracted, 0o700)
+    return _cniplugin.candidates_from_archive(archive, extracted)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            src=dict(type='str'),
+            checksum=dict(type='str'),
+            names=dict(type='list', elements='str'),
+            bin_dir=dict(type='path', default='/opt/cni/bin'),
+            exclusive=dict(type='bool', default=False),
+            verify=dict(type='bool', default=True),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            timeout=dict(type='int', default=60),
+            validate_certs=dict(type='bool', default=True),
+        ),
+        required_if=[('state', 'absent', ('names',))],
+        supports_check_mode=True,
+    )
+    args = module.params
+    bin_dir = args['bin_dir']
+    extra = dict(bin_dir=bin_dir)
+    workdir = tempfile.mkdtemp(prefix='cni_plugin-', dir=module.tmpdir)
+    try:
+        if args['state'] == 'present':
+            offered = candidates(module, workdir)
+            plan = _cniplugin.plan(bin_dir, offered, names=args['names'], exclusive=args['exclusive'])
+            if args['verify']:
+                for name, info in plan.binaries.items():
+                    info['versions'] = _cniplugin.plugin_versions(offered[name])
+            extra['binaries'] = plan.binaries
+        else:
+            plan = _cniplugin.plan(bin_dir, {}, names=args['names'], state='absent')
+        if not module.check_mode:
+            _cniplugin.apply(plan, bin_dir)
+    except CniNodeError as exc:
+        module.fail_json(**exc.to_fail_kwargs())
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='cni_plugin: %s' % exc)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    extra['removed'] = list(plan.removals)
+    module.exit_json(**plan.changes.result(diff_mode=module._diff, **extra))
+
+
+if __name__ == '__main__':
+    main()
