@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: cni.node contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Find and run CNI plugin binaries, as a runtime does. Pure Python: no Ansible.
+
+A plugin runs without a shell, with the CNI_* environment variables, its
+configuration on stdin and a timeout; it answers JSON on stdout. Used for the
+VERSION command (cni_network's ``cni_version: auto`` and ``validate``) and by
+the runtime modules for ADD/DEL/CHECK.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import stat
+import subprocess
+
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+
+DEFAULT_TIMEOUT = 10
+_SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+
+class PluginError(CniNodeError):
+    """A plugin binary is missing, unsafe, did not answer, or answered with a CNI error."""
+
+
+def find_plugin(plugin_type, bin_dirs):
+    """Path of the first ``bin_dirs`` entry holding a file named ``plugin_type``, or None (like libcni's FindInPath)."""
+    for directory in bin_dirs:
+        path = os.path.join(directory, plugin_type)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def binary_problems(path):
+    """Why a runtime should not run ``path`` (a list of sentences; empty when it is fine).
+
+    The binary must be a regular file, executable, owned by root, and neither it
+    nor its directory writable by group or others: whoever can replace a plugin
+    binary runs code as root at the next pod start.
+    """
+    problems = []
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return ['cannot be read (%s)' % os.strerror(exc.errno)]
+    if not stat.S_ISREG(st.st_mode):
+        return ['is not a regular file']
+    if not st.st_mode & 0o111:
+        problems.append('is not executable (mode %04o)' % stat.S_IMODE(st.st_mode))
+    if st.st_uid != 0:
+        problems.append('is owned by uid %d, not root' % st.st_uid)
+    if st.st_mode & 0o022:
+        problems.append('is writable by %s (mode %04o)' % (
+            'group and others' if st.st_mode & 0o022 == 0o022 else 'group' if st.st_mode & 0o020 else 'others',
+            stat.S_IMODE(st.st_mode)))
+    try:
+        dst = os.stat(os.path.dirname(os.path.abspath(path)))
+        if dst.st_mode & 0o002 and not dst.st_mode & stat.S_ISVTX:
+            problems.append('lies in a directory anyone can write to')
+    except OSError:
+        pass
+    return problems
+
+
+def run_plugin(path, command, config, env=None, timeout=DEFAULT_TIMEOUT):
+    """Run a plugin: (returncode, parsed JSON answer or None, stderr text).
+
+    ``config`` is the object sent on stdin. ``env`` adds CNI_* variables; the
+    plugin gets a minimal environment, never the caller's.
+    """
+    full_env = {'PATH': _SAFE_PATH, 'CNI_COMMAND': command}
+    full_env.update(env or {})
+    try:
+        proc = subprocess.run([path], input=json.dumps(config).encode('utf-8'), env=full_env, cwd='/',
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise PluginError('%s did not answer %s within %s s' % (path, command, timeout), plugin=path)
+    except OSError as exc:
+        raise PluginError('cannot run %s: %s' % (path, os.strerror(exc.errno) if exc.errno else exc), plugin=path)
+    out = proc.stdout.decode('utf-8', 'replace').strip()
+    try:
+        answer = json.loads(out) if out else None
+    except ValueError:
+        answer = None
+    return proc.returncode, answer, proc.stderr.decode('utf-8', 'replace').strip()
+
+
+def versions(path, timeout=DEFAULT_TIMEOUT, probe_version='1.1.0'):
+    """The spec versions a plugin supports, from its answer to VERSION.
+
+    A plugin that does not know the VERSION command predates spec 0.2.0 and
+    supports 0.1.0 only (as libcni concludes).
+    """
+    rc, answer, err = run_plugin(path, 'VERSION', {'cniVersion': probe_version}, timeout=timeout)
+    if rc == 0 and isinstance(answer, dict) and isinstance(answer.get('supportedVersions'), list) \
+            and all(isinstance(v, str) for v in answer['supportedVersions']):
+        return list(answer['supportedVersions'])
+    msg = answer.get('msg') if isinstance(answer, dict) else None
+    if rc != 0 and msg and 'unknown CNI_COMMAND' in msg:
+        return ['0.1.0']
+    raise PluginError('%s is not a CNI plugin answering VERSION (exit code %d): %s'
+                      % (path, rc, msg or err[:300] or 'no JSON answer'), plugin=path)

@@ -1,0 +1,339 @@
+# -*- coding: utf-8 -*-
+# Copyright: cni.node contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Core of cni_network: desired list, plan, apply. Pure Python: no Ansible.
+
+``Spec`` validates the arguments and builds the desired configuration list
+(refused before anything happens when it breaks the CNI specification).
+``plan`` reads the directory, resolves ``cni_version: auto`` and checks the
+plugin binaries (``validate``), compares the configuration semantically (the
+parsed, normalised JSON, never the text), and decides which files to write and
+remove; it refuses a change that would leave two files defining the network.
+``apply`` writes the network's file atomically first, then removes the files
+``exclusive`` drops, so a runtime watching the directory never sees it
+without a network; a failure puts back what was done.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import stat
+
+from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec
+from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
+from ansible_collections.cni.node.plugins.module_utils._fileutil import StagedFile
+from ansible_collections.cni.node.plugins.module_utils._result import Changes
+
+DEFAULT_MODE = 0o644
+
+
+def parse_mode(value, param='mode'):
+    """An octal file mode from ``'0644'``, ``'644'`` or an integer."""
+    if value is None:
+        return DEFAULT_MODE
+    if isinstance(value, int) and not isinstance(value, bool):
+        mode = value
+    elif isinstance(value, str) and re.match(r'^0?[0-7]{3,4}$', value.strip()):
+        mode = int(value.strip(), 8)
+    else:
+        raise ParameterError('%s: %r is not valid (expected an octal mode such as "0644"; symbolic modes are not '
+                             'supported)' % (param, value), param=param)
+    if not 0 <= mode <= 0o7777:
+        raise ParameterError('%s: %o is out of range' % (param, mode), param=param)
+    return mode
+
+
+class Prober(object):
+    """Plugin binaries on the node (replaced by a fake in unit tests)."""
+
+    def __init__(self, timeout=_cniexec.DEFAULT_TIMEOUT):
+        self.timeout = timeout
+
+    def find(self, plugin_type, bin_dirs):
+        return _cniexec.find_plugin(plugin_type, bin_dirs)
+
+    def problems(self, path):
+        return _cniexec.binary_problems(path)
+
+    def versions(self, path):
+        return _cniexec.versions(path, timeout=self.timeout)
+
+
+class Spec(object):
+    """Validated arguments of cni_network and the desired configuration list."""
+
+    def __init__(self, name, plugins=None, cni_version='auto', disable_check=False, disable_gc=False,
+                 conf_dir='/etc/cni/net.d', bin_dirs=None, priority=10, validate=True, exclusive=False,
+                 mode=None, state='present'):
+        if state not in ('present', 'absent'):
+            raise ParameterError('state: %r is not valid (present or absent)' % (state,), param='state')
+        self.state = state
+        self.name = _cnispec.check_name(name)
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 999:
+            raise ParameterError('priority: %r is not valid (expected an integer from 0 to 999; it orders the files '
+                                 'a runtime reads, lowest first)' % (priority,), param='priority')
+        self.priority = priority
+        if not conf_dir or not os.path.isabs(conf_dir):
+            raise ParameterError('conf_dir: %r is not an absolute directory path' % (conf_dir,), param='conf_dir')
+        self.conf_dir = os.path.normpath(conf_dir)
+        self.filename = '%02d-%s.conflist' % (priority, name)
+        self.path = os.path.join(self.conf_dir, self.filename)
+        self.bin_dirs = list(bin_dirs) if bin_dirs else ['/opt/cni/bin']
+        for i, d in enumerate(self.bin_dirs):
+            if not isinstance(d, str) or not os.path.isabs(d):
+                raise ParameterError('bin_dirs[%d]: %r is not an absolute directory path' % (i, d), param='bin_dirs')
+        self.validate = validate
+        self.exclusive = exclusive
+        self.mode = parse_mode(mode)
+        self.warnings = []
+        self.auto = cni_version in (None, 'auto')
+        if not self.auto:
+            _cnispec.check_version(cni_version, 'cni_version')
+        self.cni_version = None if self.auto else cni_version
+        self.desired = None
+        if state == 'present':
+            if not plugins:
+                raise ParameterError('plugins: at least one plugin is required with state=present (the chain, for '
+                                     'example [{type: bridge, ...}, {type: portmap, ...}])', param='plugins')
+            raw = {'name': name, 'cniVersion': self.cni_version or _cnispec.LATEST, 'plugins': plugins}
+            if disable_check:
+                raw['disableCheck'] = True
+            if disable_gc:
+                raw['disableGC'] = True
+            # Validated now with the version given (or the latest for auto;
+            # validated again once auto resolves).
+            self.desired = _cnispec.normalise_list(raw, warnings=[] if self.auto else self.warnings)
+            self.raw = raw
+
+    def binaries(self):
+        """(JSON path of the type, plugin type) of every binary the chain runs: plugins and their IPAM."""
+        out = []
+        for i, plugin in enumerate(self.desired['plugins']):
+            out.append(('plugins[%d].type' % i, plugin['type']))
+            ipam = plugin.get('ipam')
+            if isinstance(ipam, dict) and ipam.get('type'):
+                out.append(('plugins[%d].ipam.type' % i, ipam['type']))
+        return out
+
+
+class Plan(object):
+    def __init__(self):
+        self.changes = Changes()
+        self.write = None         # StagedFile for the network's file, or None
+        self.attrs = None         # (path, mode or None, uid, gid) to set on an unchanged file
+        self.remove = []          # StagedFile per file to remove
+        self.removed = []         # their paths
+        self.cni_version = None
+        self.plugin_versions = {}
+        self.binaries = {}
+        self.default_network = None
+        self.config = None
+
+
+def _read_state(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st
+
+
+def resolve_binaries(spec, prober, p):
+    """Find each binary; with ``validate``, check it; ask versions when needed."""
+    need_versions = spec.auto or spec.validate
+    for jpath, ptype in spec.binaries():
+        if ptype in p.binaries:
+            continue
+        path = prober.find(ptype, spec.bin_dirs)
+        if path is None:
+            if spec.auto or spec.validate:
+                raise ParameterError(
+                    '%s: no plugin binary %r in bin_dirs (%s); install it (cni.node.cni_plugin) or fix the type%s'
+                    % (jpath, ptype, ', '.join(spec.bin_dirs),
+                       '' if spec.auto else ', or set validate=false'), param='plugins', json_path=jpath)
+            continue
+        p.binaries[ptype] = path
+        if spec.validate:
+            problems = prober.problems(path)
+            if problems:
+                raise ParameterError('validate: plugin binary %s (%s) %s; a runtime runs it as root, so only root may '
+                                     'be able to change it' % (path, jpath, '; '.join(problems)),
+                                     param='validate', json_path=jpath)
+        if need_versions:
+            try:
+                p.plugin_versions[ptype] = prober.versions(path)
+            except _cniexec.PluginError as exc:
+                raise ParameterError('%s: %s' % (jpath, exc.msg), param='plugins', json_path=jpath)
+
+
+def _resolve_version(spec, p):
+    if spec.auto:
+        version = _cnispec.highest_common(p.plugin_versions.values())
+        if version is None:
+            raise ParameterError('cni_version: auto found no spec version every plugin supports (%s)' % '; '.join(
+                '%s: %s' % (t, ', '.join(v)) for t, v in sorted(p.plugin_versions.items())), param='cni_version')
+        return version
+    if spec.validate:
+        for ptype, versions in sorted(p.plugin_versions.items()):
+            if spec.cni_version not in versions:
+                raise ParameterError(
+                    'cni_version: %s is not supported by plugin %s (%s supports %s); use one of those, or auto'
+                    % (spec.cni_version, ptype, p.binaries[ptype], ', '.join(versions)), param='cni_version')
+    return spec.cni_version
+
+
+def _parse_existing(text):
+    """(normalised config or None, problem or None) of the file's current text."""
+    if text is None:
+        return None, None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return None, 'not valid JSON (%s)' % exc
+    try:
+        return _cnispec.normalise_list(data), None
+    except _cnispec.ConfigError as exc:
+        return None, 'invalid: %s' % exc.msg
+
+
+def _same_network_file(filename, name):
+    """A file this module would have written for ``name`` at another priority."""
+    return re.match(r'^[0-9]{2,3}-%s\.conflist$' % re.escape(name), filename) is not None
+
+
+def plan(spec, prober, read_text, uid=-1, gid=-1):
+    """Compute the plan; raises ParameterError before any change."""
+    p = Plan()
+    if not os.path.isdir(spec.conf_dir):
+        raise ParameterError('conf_dir: %s does not exist; create it first (the module does not create '
+                             'directories)' % spec.conf_dir, param='conf_dir')
+    files = _cniloader.scan(spec.conf_dir, read_text)
+    after_text = None
+    if spec.state == 'present':
+        resolve_binaries(spec, prober, p)
+        p.cni_version = _resolve_version(spec, p)
+        raw = dict(spec.raw, cniVersion=p.cni_version)
+        p.config = _cnispec.normalise_list(raw, warnings=spec.warnings if spec.auto else [])
+        after_text = _cnispec.render(p.config)
+    before_text = read_text(spec.path)
+    before_conf, problem = _parse_existing(before_text)
+    ours = spec.path
+    if spec.state == 'present':
+        _plan_file(spec, p, ours, before_text, before_conf, problem, after_text, uid, gid)
+    elif before_text is not None:
+        p.changes.add('file%s' % ours, 'present', 'absent')
+        p.changes.add_text(ours, before_text, None)
+        p.remove.append(_removal(ours, before_text))
+        p.removed.append(ours)
+    # Other files: removed by exclusive, or when they are this network's file
+    # at another priority; any other file defining the network is refused.
+    shadows = []
+    for f in files:
+        if f.path == ours:
+            continue
+        if spec.exclusive or _same_network_file(f.filename, spec.name):
+            p.changes.add('file%s' % f.path, 'present', 'absent')
+            p.changes.add_text(f.path, f.text, None)
+            p.remove.append(_removal(f.path, f.text))
+            p.removed.append(f.path)
+        elif f.name == spec.name and spec.state == 'present':
+            shadows.append(f.path)
+    if shadows:
+        raise ParameterError(
+            'name: network %r is also defined by %s; a runtime would load only one of them (%s by libcni\'s order), '
+            'silently ignoring the other. Remove the other file, or use exclusive=true'
+            % (spec.name, ', '.join(shadows), _first_for(spec, read_text, after_text, p.removed)),
+            param='name', shadowed_by=shadows)
+    overrides = dict((path, None) for path in p.removed)
+    if spec.state == 'present':
+        overrides[ours] = after_text if p.write else before_text
+    after_files = _cniloader.scan(spec.conf_dir, read_text, overrides=overrides)
+    first, trouble = _cniloader.default_network(after_files)
+    p.default_network = dict(path=first.path, name=first.name) if first else None
+    if trouble and first is not None:
+        spec.warnings.append('default network: %s' % trouble)
+    for name, paths in sorted(_cniloader.duplicates(after_files).items()):
+        if name != spec.name:
+            spec.warnings.append('network %r is defined by more than one file (%s): a runtime loads only %s'
+                                 % (name, ', '.join(paths), paths[0]))
+    return p
+
+
+def _first_for(spec, read_text, after_text, removed):
+    overrides = dict((path, None) for path in removed)
+    overrides[spec.path] = after_text
+    found, _problem = _cniloader.lookup(_cniloader.scan(spec.conf_dir, read_text, overrides=overrides), spec.name)
+    return found.path if found else 'neither'
+
+
+def _removal(path, text):
+    st = _read_state(path)
+    if st is None:
+        return StagedFile(path, text, None)
+    return StagedFile(path, text, None, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
+
+
+def _plan_file(spec, p, path, before_text, before_conf, problem, after_text, uid, gid):
+    st = _read_state(path) if before_text is not None else None
+    if before_text is None:
+        p.changes.add('file%s' % path, 'absent', 'present')
+        p.changes.add('config', None, p.config)
+    elif problem is not None:
+        p.changes.add('config', problem, p.config)
+    else:
+        for jpath, before, after in _cnispec.diff_paths(before_conf, p.config):
+            p.changes.add('config/%s' % jpath, before, after)
+    attrs = [None, -1, -1]
+    if st is not None:
+        cur_mode = stat.S_IMODE(st.st_mode)
+        if cur_mode != spec.mode:
+            p.changes.add('mode%s' % path, '%04o' % cur_mode, '%04o' % spec.mode)
+            attrs[0] = spec.mode
+        if uid != -1 and st.st_uid != uid:
+            p.changes.add('owner%s' % path, st.st_uid, uid)
+            attrs[1] = uid
+        if gid != -1 and st.st_gid != gid:
+            p.changes.add('group%s' % path, st.st_gid, gid)
+            attrs[2] = gid
+    if before_text is None or problem is not None or before_conf != p.config:
+        p.changes.add_text(path, before_text, after_text)
+        # Unless owner/group are given, a rewritten file keeps its owner and group.
+        keep_uid = uid if uid != -1 or st is None else st.st_uid
+        keep_gid = gid if gid != -1 or st is None else st.st_gid
+        p.write = StagedFile(path, before_text, after_text, mode=spec.mode, uid=keep_uid, gid=keep_gid)
+    elif attrs != [None, -1, -1]:
+        # Same meaning: the file stays as it is; only its attributes change.
+        p.attrs = (path,) + tuple(attrs)
+
+
+def apply(p):
+    """Carry out the plan: write (atomically), then set attributes, then remove."""
+    staged = ([p.write] if p.write else []) + p.remove
+    try:
+        if p.write:
+            p.write.prepare()
+        done = []
+        try:
+            for f in staged:
+                f.commit()
+                done.append(f)
+            if p.attrs:
+                path, mode, uid, gid = p.attrs
+                if mode is not None:
+                    os.chmod(path, mode)
+                if uid != -1 or gid != -1:
+                    os.chown(path, uid, gid)
+        except BaseException:
+            for f in reversed(done):
+                try:
+                    f.undo()
+                except (IOError, OSError):
+                    pass
+            raise
+    finally:
+        if p.write:
+            p.write.discard()
