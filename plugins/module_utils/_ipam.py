@@ -48,6 +48,7 @@ FAMILIES = ('ipv4', 'ipv6')
 # the gateway, at least one address in the range and (IPv4) the broadcast.
 MAX_NODE_PREFIX = {'ipv4': 30, 'ipv6': 126}
 _BITS = {'ipv4': 32, 'ipv6': 128}
+_U32 = struct.Struct('!I')
 _SHOW = 3   # members named in a message before "and N more"
 
 
@@ -56,7 +57,7 @@ def family_of(version):
 
 
 def _fmt4(n):
-    return socket.inet_ntoa(struct.pack('!I', n))
+    return socket.inet_ntoa(_U32.pack(n))
 
 
 def _fmt6(n):
@@ -70,13 +71,20 @@ FORMAT = {'ipv4': _fmt4, 'ipv6': _fmt6}
 
 
 def _parse_addr(text):
-    """(family, integer) of an address string; ValueError when it is none."""
-    if ':' in text:
-        return 'ipv6', int.from_bytes(socket.inet_pton(socket.AF_INET6, text), 'big')
-    parts = text.split('.')
-    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
+    """(family, integer) of an address string; ValueError when it is none.
+
+    IPv4 must be the canonical dotted quad (inet_aton alone would take
+    ``10.1`` or octal ``010.0.0.0``).
+    """
+    try:
+        if ':' in text:
+            return 'ipv6', int.from_bytes(socket.inet_pton(socket.AF_INET6, text), 'big')
+        packed = socket.inet_aton(text)
+    except (OSError, UnicodeError):
         raise ValueError(text)
-    return 'ipv4', struct.unpack('!I', socket.inet_aton(text))[0]
+    if socket.inet_ntoa(packed) != text:
+        raise ValueError(text)
+    return 'ipv4', _U32.unpack(packed)[0]
 
 
 def parse_subnet(text):
@@ -115,12 +123,18 @@ def host_local_range(subnet):
     return _range(family, int(net.network_address), net.prefixlen)
 
 
-def _range(family, n, prefix):
+def _range(family, n, prefix, text=None):
+    if family == 'ipv4' and prefix >= 24 and text is not None:
+        # Fast path (tens of thousands of members): only the last octet differs.
+        head, _sep, tail = text.partition('/')[0].rpartition('.')
+        low = int(tail)
+        return {'subnet': text, 'rangeStart': '%s.%d' % (head, low + 2),
+                'rangeEnd': '%s.%d' % (head, low + (1 << (32 - prefix)) - 2), 'gateway': '%s.%d' % (head, low + 1)}
     fmt = FORMAT[family]
     last = n + (1 << (_BITS[family] - prefix)) - 1
     if family == 'ipv4':
         last -= 1   # the broadcast address
-    return {'subnet': '%s/%d' % (fmt(n), prefix), 'rangeStart': fmt(n + 2), 'rangeEnd': fmt(last),
+    return {'subnet': text or '%s/%d' % (fmt(n), prefix), 'rangeStart': fmt(n + 2), 'rangeEnd': fmt(last),
             'gateway': fmt(n + 1)}
 
 
@@ -175,7 +189,7 @@ class Spec(object):
         self.members = []
         self.reserved = []     # normalised text, for the record
         self.spans = {}        # family -> sorted [(first, last)] reserved subnet indexes
-        self.claims = {}       # family -> {member: (n, prefix, text)}
+        self.claims = {}       # family -> {member: subnet index}
         if state == 'absent':
             return
         self._cidr(cidr)
@@ -321,7 +335,8 @@ class Spec(object):
                                          param='claims')
                 if member in self.claims[family]:
                     raise ParameterError('claims.%s: two %s subnets (%s and %s): a member holds one per family'
-                                         % (member, family, self.claims[family][member][2], net), param='claims')
+                                         % (member, family, self.pools[family].subnet(self.claims[family][member]), net),
+                                         param='claims')
                 pool = self.pools[family]
                 index, why = pool.index(int(net.network_address), net.prefixlen)
                 if why:
@@ -384,8 +399,32 @@ def _names(items):
 # ---------------------------------------------------------------- state file
 
 
+class Document(dict):
+    """The state file's content (a dict, as written) plus the parsed subnets of its pools.
+
+    ``parsed(name)`` is {member: {family: (network integer, prefix)}}, parsed
+    once per run.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super(Document, self).__init__(*args, **kwargs)
+        self._parsed = {}
+
+    def parsed(self, name):
+        if name not in self._parsed:
+            pool = self['pools'].get(name)
+            members = pool['members'] if pool else {}
+            self._parsed[name] = dict(
+                (m, dict((f, parse_subnet(t)[1:]) for f, t in subnets.items())) for m, subnets in members.items())
+        return self._parsed[name]
+
+
 def new_document():
-    return {'schema': SCHEMA, 'version': VERSION, 'pools': {}}
+    return Document(schema=SCHEMA, version=VERSION, pools={})
+
+
+ADVICE = ('; the file was left as it is: restore it from a backup, or move it away and rebuild the '
+          'assignments from claims (docs/ipam.md, "Lost state file")')
 
 
 def load_document(text, path):
@@ -397,49 +436,75 @@ def load_document(text, path):
     """
     if text is None:
         return new_document()
-    advice = ('; the file was left as it is: restore it from a backup, or move it away and rebuild the '
-              'assignments from claims (docs/ipam.md, "Lost state file")')
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise StateFileError('path: %s is not valid JSON (%s)%s' % (path, exc, advice), param='path')
+        raise StateFileError('path: %s is not valid JSON (%s)%s' % (path, exc, ADVICE), param='path')
     if not isinstance(doc, dict) or doc.get('schema') != SCHEMA:
         raise StateFileError('path: %s is not a cni.node IPAM state file (no "schema": "%s")%s'
-                             % (path, SCHEMA, advice), param='path')
+                             % (path, SCHEMA, ADVICE), param='path')
     if doc.get('version') != VERSION:
         raise StateFileError('path: %s has schema version %r; this cni.node reads version %d: use the '
                              'cni.node release that wrote it (the file was left as it is)'
                              % (path, doc.get('version'), VERSION), param='path')
     pools = doc.get('pools')
     if not isinstance(pools, dict):
-        raise StateFileError('path: %s has no "pools" object%s' % (path, advice), param='path')
+        raise StateFileError('path: %s has no "pools" object%s' % (path, ADVICE), param='path')
+    doc = Document(doc)
     for name, pool in pools.items():
-        _check_pool_record(name, pool, path, advice)
+        _check_pool_record(doc, name, pool, path)
     return doc
 
 
-def _check_pool_record(name, pool, path, advice):
+def _check_pool_record(doc, name, pool, path):
     def bad(what):
-        raise StateFileError('path: %s, pool %r: %s%s' % (path, name, what, advice), param='path')
+        raise StateFileError('path: %s, pool %r: %s%s' % (path, name, what, ADVICE), param='path')
     if not isinstance(pool, dict):
         bad('not an object')
     for key, kind in (('cidr', list), ('node_prefix', dict), ('reserved', list), ('members', dict)):
         if not isinstance(pool.get(key), kind):
             bad('"%s" is missing or not a %s' % (key, kind.__name__))
+    parsed = {}
+    seen = {}
     for member, subnets in pool['members'].items():
-        if not isinstance(subnets, dict) or set(subnets) - set(FAMILIES):
+        if not isinstance(subnets, dict) or not subnets or set(subnets) - set(FAMILIES):
             bad('member %r: expected {"ipv4": subnet, "ipv6": subnet}' % member)
+        entry = parsed[member] = {}
         for family, text in subnets.items():
             try:
-                fam, _n, _p = parse_subnet(text)
+                fam, n, prefix = parse_subnet(text)
             except ValueError:
                 fam = None
             if fam != family:
                 bad('member %r: %r is not an %s subnet' % (member, text, family))
+            other = seen.setdefault((n, prefix), member)
+            if other != member:
+                bad('%s is recorded for both %s and %s' % (text, other, member))
+            entry[family] = (n, prefix)
+    doc._parsed[name] = parsed   # pylint: disable=protected-access
 
 
 def render_document(doc):
-    return json.dumps(doc, indent=1, sort_keys=True, separators=(',', ': ')) + '\n'
+    """The state file's text: JSON, one line per member (readable, diffable, fast to write)."""
+    dumps = json.dumps
+    head = dict((k, v) for k, v in doc.items() if k != 'pools')
+    lines = ['{']
+    for key in sorted(head):
+        lines.append(' %s: %s,' % (dumps(key), dumps(head[key], sort_keys=True)))
+    lines.append(' "pools": {')
+    names = sorted(doc['pools'])
+    for i, name in enumerate(names):
+        pool = doc['pools'][name]
+        lines.append('  %s: {' % dumps(name))
+        for key in sorted(k for k in pool if k != 'members'):
+            lines.append('   %s: %s,' % (dumps(key), dumps(pool[key], sort_keys=True)))
+        members = pool['members']
+        items = ['    %s: %s' % (dumps(m), dumps(members[m], sort_keys=True)) for m in sorted(members)]
+        lines.append('   "members": {' + ('\n' + ',\n'.join(items) + '\n   }' if items else '}'))
+        lines.append('  }' + (',' if i < len(names) - 1 else ''))
+    lines.append(' }')
+    lines.append('}')
+    return '\n'.join(lines) + '\n'
 
 
 # ---------------------------------------------------------------- plan
@@ -479,7 +544,8 @@ def plan(spec, doc, path='state file'):
         return p
 
     old_members = old['members'] if old else {}
-    _check_pool_change(spec, old, path)
+    parsed = doc.parsed(spec.name) if isinstance(doc, Document) else Document(doc).parsed(spec.name)
+    _check_pool_change(spec, old, parsed, path)
     listed = set(spec.members)
     keep_unlisted = [] if spec.purge else sorted(
         set(m for m in old_members if m not in listed)
@@ -488,10 +554,16 @@ def plan(spec, doc, path='state file'):
     released = sorted(m for m in old_members if m not in listed and m not in keep_unlisted)
 
     new_members = dict((m, {}) for m in keep)
+    networks = dict((m, {}) for m in spec.members)   # listed member -> {family: network integer}
     for family in spec.families:
-        assigned = _allocate(spec, family, old_members, keep, path)
-        for m, text in assigned.items():
-            new_members[m][family] = text
+        pool = spec.pools[family]
+        for m, index in _allocate(spec, family, parsed, keep, path).items():
+            n = pool.base + (index << pool.shift)
+            old_text = old_members.get(m, {}).get(family)
+            same = old_text is not None and parsed[m][family] == (n, pool.node_prefix)
+            new_members[m][family] = old_text if same else pool.subnet(index)
+            if m in networks:
+                networks[m][family] = n
 
     record = {'cidr': [str(spec.nets[f]) for f in spec.families], 'node_prefix': dict(spec.node_prefix),
               'reserved': list(spec.reserved), 'members': new_members}
@@ -504,9 +576,12 @@ def plan(spec, doc, path='state file'):
         for family, text in sorted(old_members[m].items()):
             p.changes.add('member/%s/%s' % (m, family), text, None)
     allocated = []
+    empty = {}
     for m in keep:
-        before = old_members.get(m, {})
+        before = old_members.get(m, empty)
         after = new_members[m]
+        if before == after:
+            continue
         for family in FAMILIES:
             if before.get(family) != after.get(family):
                 p.changes.add('member/%s/%s' % (m, family), before.get(family), after.get(family))
@@ -518,20 +593,18 @@ def plan(spec, doc, path='state file'):
     p.unlisted = keep_unlisted
     p.allocated = list(dict.fromkeys(allocated))
     for m in spec.members:
-        p.members[m] = member_view(spec.families, new_members[m])
+        p.members[m] = _member_view(spec, new_members[m], networks[m])
     p.totals = _totals(spec, new_members)
     return p
 
 
-def member_view(families, subnets):
+def _member_view(spec, subnets, networks):
     """What the module returns for one member: subnets and host-local ranges."""
-    view = {'subnets': [subnets[f] for f in families if f in subnets]}
+    view = {'subnets': [subnets[f] for f in spec.families]}
     ranges = []
-    for f in families:
-        if f in subnets:
-            view[f] = subnets[f]
-            _fam, n, prefix = parse_subnet(subnets[f])
-            ranges.append([_range(f, n, prefix)])
+    for f in spec.families:
+        view[f] = subnets[f]
+        ranges.append([_range(f, networks[f], spec.pools[f].node_prefix, subnets[f])])
     view['ranges'] = ranges
     return view
 
@@ -542,22 +615,22 @@ def _totals(spec, new_members):
         pool = spec.pools[family]
         allocated = sum(1 for m in new_members.values() if family in m)
         reserved = sum(hi - lo + 1 for lo, hi in spec.spans[family])
-        # Reserved spans may cover allocated subnets only if they were
-        # refused above; so the three counts add up to the pool's size.
+        # No allocation lies in a reserved span (plan refuses that), so the
+        # three counts add up to the pool's size.
         totals[family] = {'cidr': str(spec.nets[family]), 'node_prefix': pool.node_prefix, 'size': pool.size,
                           'allocated': allocated, 'reserved': reserved,
                           'free': pool.size - allocated - reserved}
     return totals
 
 
-def _check_pool_change(spec, old, path):
+def _check_pool_change(spec, old, parsed, path):
     """Refuse a pool change that would renumber or orphan recorded members."""
     if old is None:
         return
     listed = set(spec.members)
-    staying = [m for m in sorted(old['members']) if spec.purge is False or m in listed]
+    staying = [m for m in sorted(parsed) if spec.purge is False or m in listed]
     for family in FAMILIES:
-        holders = [m for m in staying if family in old['members'][m]]
+        holders = [m for m in staying if family in parsed[m]]
         if not holders:
             continue
         if family not in spec.pools:
@@ -568,12 +641,11 @@ def _check_pool_change(spec, old, path):
         pool = spec.pools[family]
         outside, resized = [], []
         for m in holders:
-            text = old['members'][m][family]
-            _f, n, prefix = parse_subnet(text)
+            n, prefix = parsed[m][family]
             if prefix != pool.node_prefix:
-                resized.append('%s %s' % (m, text))
+                resized.append('%s %s' % (m, old['members'][m][family]))
             elif pool.index(n, prefix)[1]:
-                outside.append('%s %s' % (m, text))
+                outside.append('%s %s' % (m, old['members'][m][family]))
         if resized:
             raise ParameterError(
                 'node_prefix: /%d for %s, but %d member(s) hold other subnet sizes in %s (%s): changing node_prefix '
@@ -586,25 +658,26 @@ def _check_pool_change(spec, old, path):
                 '(purge)' % (family, pool.net, len(outside), _names(outside)), param='cidr')
 
 
-def _allocate(spec, family, old_members, keep, path):
-    """{member: subnet text} for ``family``: kept, claimed, then new subnets."""
+def _allocate(spec, family, parsed, keep, path):
+    """{member: subnet index} for ``family``: recorded, claimed, then new subnets."""
     pool = spec.pools[family]
     spans = spec.spans[family]
     claims = spec.claims[family]
     by_index = {}
     current = {}
+    base, shift = pool.base, pool.shift
     for m in keep:
-        text = old_members.get(m, {}).get(family)
-        if text is not None:
-            _f, n, prefix = parse_subnet(text)
-            index = pool.index(n, prefix)[0]
+        entry = parsed.get(m)
+        if entry is not None and family in entry:
+            index = (entry[family][0] - base) >> shift   # inside the pool: _check_pool_change
             other = by_index.get(index)
             if other is not None:
                 raise StateFileError('path: %s records %s for both %s and %s; fix the file by hand (it was left '
-                                     'as it is)' % (path, text, other, m), param='path')
+                                     'as it is)' % (path, pool.subnet(index), other, m), param='path')
             by_index[index] = m
             current[m] = index
-    for m in sorted(claims, key=lambda x: (x not in current, x)):
+    recorded = set(current)
+    for m in sorted(claims, key=lambda x: (x not in recorded, x)):
         if m not in keep:
             continue   # purged: the claim of a member that is no longer listed
         index = claims[m]
@@ -616,21 +689,21 @@ def _allocate(spec, family, old_members, keep, path):
                 param='claims')
         other = by_index.get(index)
         if other is not None and other != m:
-            source = 'is claimed by' if other in claims and other not in current else 'is recorded in %s for' % path
+            source = 'is recorded in %s for' % path if other in recorded else 'is claimed by'
             raise ParameterError('claims.%s: %s %s %s too: two members cannot share one subnet'
                                  % (m, text, source, other), param='claims')
         by_index[index] = m
         current[m] = index
-    for index, m in by_index.items():
-        span = _in_spans(spans, index)
-        if span:
-            if m in claims:
-                raise ParameterError('claims.%s: %s overlaps reserved %s' % (m, pool.subnet(index),
-                                                                            _span_text(pool, span)),
-                                     param='claims')
-            raise ParameterError('reserved: %s overlaps %s, which %s records for %s: reserve other addresses, or '
-                                 'release the member first' % (_span_text(pool, span), pool.subnet(index), path, m),
-                                 param='reserved')
+    if spans:
+        for index, m in by_index.items():
+            span = _in_spans(spans, index)
+            if span:
+                if m in claims:
+                    raise ParameterError('claims.%s: %s overlaps reserved %s'
+                                         % (m, pool.subnet(index), _span_text(pool, span)), param='claims')
+                raise ParameterError('reserved: %s overlaps %s, which %s records for %s: reserve other addresses, '
+                                     'or release the member first'
+                                     % (_span_text(pool, span), pool.subnet(index), path, m), param='reserved')
     # Only listed members get new subnets; unlisted ones keep what they hold.
     need = [m for m in spec.members if m not in current]
     if need:
@@ -644,9 +717,8 @@ def _allocate(spec, family, old_members, keep, path):
                              len(by_index), reserved_count), param='members')
         walk = free_indexes(pool.size, sorted(by_index), spans)
         for m in need:
-            index = next(walk)
-            current[m] = index
-    return dict((m, pool.subnet(i)) for m, i in current.items())
+            current[m] = next(walk)
+    return current
 
 
 def _span_text(pool, span):

@@ -1,0 +1,324 @@
+# -*- coding: utf-8 -*-
+"""The allocator core of cni_ipam_pool: invariants, stickiness, conflicts, state file."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import json
+import random
+
+import pytest
+
+from ansible_collections.cni.node.plugins.module_utils import _ipam
+from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError, StateFileError
+
+
+def run(doc, members, cidr='10.0.0.0/20', node_prefix=24, **kw):
+    """One run: plan against ``doc`` and return (plan, new doc after a state-file round trip)."""
+    spec = _ipam.Spec('pods', cidr=cidr, node_prefix=node_prefix, members=members, **kw)
+    p = _ipam.plan(spec, doc, 'ipam.json')
+    text = _ipam.render_document(_ipam.apply(doc, p, 'pods'))
+    return p, _ipam.load_document(text, 'ipam.json')
+
+
+def assigned(doc, family='ipv4'):
+    return dict((m, s[family]) for m, s in doc['pools']['pods']['members'].items() if family in s)
+
+
+# ---------------------------------------------------------------- properties
+
+
+@pytest.mark.parametrize('seed', range(40))
+def test_random_runs_keep_the_invariants(seed):
+    """Random member sets, orders, reserved ranges and purges: no overlap, inside the pool, outside
+    reserved, lowest free first, and no member that stayed ever moves."""
+    rnd = random.Random(seed)
+    pool = ipaddress.ip_network('10.0.0.0/20')          # 16 subnets of /24
+    reserved = ['10.0.%d.0/24' % rnd.randrange(16)] + (['10.0.5.7'] if rnd.random() < 0.5 else [])
+    blocked = [ipaddress.ip_network(r, strict=False) for r in reserved]
+    names = ['n%d' % i for i in range(20)]
+    doc = _ipam.new_document()
+    previous = {}
+    for _step in range(25):
+        members = rnd.sample(names, rnd.randrange(0, 15))
+        purge = rnd.random() < 0.3
+        try:
+            p, new = run(doc, members, reserved=reserved, purge=purge)
+        except ParameterError as exc:
+            assert exc.param == 'members' and 'is exhausted' in exc.msg
+            kept = len(previous) if not purge else len([m for m in previous if m in members])
+            need = len([m for m in members if m not in previous])
+            assert need > 16 - len(blocked) - kept   # it failed only because the pool was really full
+            continue
+        now = assigned(new)
+        nets = [ipaddress.ip_network(s) for s in now.values()]
+        assert len(set(nets)) == len(nets), 'two members share a subnet'
+        for net in nets:
+            assert net.subnet_of(pool) and net.prefixlen == 24
+            assert not any(net.overlaps(b) for b in blocked)
+        for m, subnet in previous.items():
+            if m in now:
+                assert now[m] == subnet, 'member %s moved' % m
+        assert set(members) <= set(now)
+        if purge:
+            assert set(now) == set(members)
+        else:
+            assert set(now) == set(members) | set(previous)
+        # New members got the lowest free subnets, in the order of members.
+        fresh = [m for m in members if m not in previous]
+        taken = set(ipaddress.ip_network(previous[m]) for m in previous if m in now)
+        free = [s for s in pool.subnets(new_prefix=24)
+                if s not in taken and not any(s.overlaps(b) for b in blocked)]
+        assert [ipaddress.ip_network(now[m]) for m in fresh] == free[:len(fresh)]
+        assert p.allocated == fresh
+        assert set(p.members) == set(members)
+        previous = now
+        doc = new
+
+
+def test_reordering_and_rerunning_changes_nothing():
+    doc = _ipam.new_document()
+    _p, doc = run(doc, ['a', 'b', 'c', 'd'])
+    before = assigned(doc)
+    p, doc2 = run(doc, ['d', 'c', 'b', 'a'])
+    assert p.write is False and p.changes.drift == [] and not p.changes.changed
+    assert assigned(doc2) == before
+
+
+def test_dual_stack_pairs_are_sticky_per_family():
+    kw = dict(cidr=['10.0.0.0/16', 'fd00:10::/56'], node_prefix={'ipv4': 24, 'ipv6': 64})
+    doc = _ipam.new_document()
+    _p, doc = run(doc, ['a', 'b', 'c'], **kw)
+    first = (assigned(doc), assigned(doc, 'ipv6'))
+    assert first[1] == {'a': 'fd00:10::/64', 'b': 'fd00:10:0:1::/64', 'c': 'fd00:10:0:2::/64'}
+    p, doc = run(doc, ['c', 'x', 'a'], **kw)
+    assert p.members['x']['subnets'] == ['10.0.3.0/24', 'fd00:10:0:3::/64']
+    assert p.members['a']['ipv6'] == 'fd00:10::/64' and p.unlisted == ['b']
+    assert p.members['c']['ranges'] == [
+        [{'subnet': '10.0.2.0/24', 'rangeStart': '10.0.2.2', 'rangeEnd': '10.0.2.254', 'gateway': '10.0.2.1'}],
+        [{'subnet': 'fd00:10:0:2::/64', 'rangeStart': 'fd00:10:0:2::2', 'rangeEnd': 'fd00:10:0:2:ffff:ffff:ffff:ffff',
+          'gateway': 'fd00:10:0:2::1'}]]
+    assert p.totals['ipv6'] == {'cidr': 'fd00:10::/56', 'node_prefix': 64, 'size': 256, 'allocated': 4,
+                                'reserved': 0, 'free': 252}
+
+
+def test_adding_a_family_allocates_it_without_moving_the_other():
+    doc = _ipam.new_document()
+    _p, doc = run(doc, ['a', 'b'])
+    p, doc = run(doc, ['a', 'b'], cidr=['10.0.0.0/20', 'fd00::/48'], node_prefix={'ipv4': 24, 'ipv6': 64})
+    assert assigned(doc) == {'a': '10.0.0.0/24', 'b': '10.0.1.0/24'}
+    assert [d['path'] for d in p.changes.drift] == ['pool/pods/cidr', 'pool/pods/node_prefix',
+                                                    'member/a/ipv6', 'member/b/ipv6']
+
+
+def test_huge_ipv6_space_is_not_materialised():
+    # 2**32 possible subnets: the allocator only walks what the members need.
+    p, _doc = run(_ipam.new_document(), ['a', 'b'], cidr='fd00::/32', node_prefix=64,
+                  reserved=['fd00::/63'])
+    assert p.members['b']['ipv6'] == 'fd00:0:0:3::/64' and p.totals['ipv6']['free'] == 2 ** 32 - 4
+
+
+# ---------------------------------------------------------------- purge, claims, absent
+
+
+def test_unlisted_members_are_kept_and_reported_purge_releases_them():
+    doc = _ipam.new_document()
+    _p, doc = run(doc, ['a', 'b', 'c'])
+    p, doc = run(doc, ['a', 'c'])
+    assert p.unlisted == ['b'] and p.released == [] and p.write is False
+    assert 'b' not in p.members and assigned(doc)['b'] == '10.0.1.0/24'
+    p, doc = run(doc, ['a', 'c', 'd'], purge=True)
+    assert p.released == ['b'] and p.unlisted == []
+    assert {'path': 'member/b/ipv4', 'before': '10.0.1.0/24', 'after': None} in p.changes.drift
+    # The released subnet is the lowest free one again.
+    assert assigned(doc) == {'a': '10.0.0.0/24', 'c': '10.0.2.0/24', 'd': '10.0.1.0/24'}
+
+
+def test_claims_are_honoured_and_recorded():
+    p, doc = run(_ipam.new_document(), ['a', 'b', 'c'],
+                 claims={'b': '10.0.0.0/24', 'c': ['10.0.7.0/24'], 'a': None, 'gone': {'ipv4': '10.0.9.0/24'}})
+    assert assigned(doc) == {'a': '10.0.1.0/24', 'b': '10.0.0.0/24', 'c': '10.0.7.0/24', 'gone': '10.0.9.0/24'}
+    assert p.unlisted == ['gone'] and p.allocated == ['a', 'b', 'c']
+    # The same claims again: nothing to do.
+    p, _doc = run(doc, ['a', 'b', 'c'], claims={'b': '10.0.0.0/24', 'c': '10.0.7.0/24'})
+    assert not p.changes.changed
+    # With purge, the claim of a member that is not listed is not recorded.
+    _p, doc = run(_ipam.new_document(), ['a'], claims={'gone': '10.0.0.0/24'}, purge=True)
+    assert assigned(doc) == {'a': '10.0.0.0/24'}
+
+
+def test_state_absent_releases_everything_and_keeps_other_pools():
+    doc = _ipam.new_document()
+    _p, doc = run(doc, ['a'])
+    other = _ipam.Spec('other', cidr='192.168.0.0/16', node_prefix=24, members=['z'])
+    doc = _ipam.apply(doc, _ipam.plan(other, doc), 'other')
+    p = _ipam.plan(_ipam.Spec('pods', state='absent'), doc)
+    assert p.changes.drift == [{'path': 'member/a/ipv4', 'before': '10.0.0.0/24', 'after': None},
+                               {'path': 'pool/pods', 'before': 'present', 'after': None}]
+    after = _ipam.apply(doc, p, 'pods')
+    assert list(after['pools']) == ['other']
+    again = _ipam.plan(_ipam.Spec('pods', state='absent'), after)
+    assert not again.changes.changed and again.write is False
+
+
+# ---------------------------------------------------------------- conflicts and exhaustion
+
+
+@pytest.fixture
+def recorded():
+    _p, doc = run(_ipam.new_document(), ['a', 'b'])   # a 10.0.0.0/24, b 10.0.1.0/24
+    return doc
+
+
+@pytest.mark.parametrize('kw, param, words', [
+    (dict(members=['a', 'b', 'c', 'd'], claims={'d': '10.0.3.0/24', 'c': '10.0.3.0/24'}), 'claims',
+     'claims.d: 10.0.3.0/24 is claimed by c too: two members cannot share one subnet'),
+    (dict(claims={'c': '10.0.1.0/24'}), 'claims',
+     'claims.c: 10.0.1.0/24 is recorded in ipam.json for b too'),
+    (dict(claims={'a': '10.0.5.0/24'}), 'claims',
+     'claims.a: claims 10.0.5.0/24, but ipam.json records 10.0.0.0/24 for a: a member is never renumbered'),
+    (dict(claims={'c': '10.9.0.0/24'}), 'claims', 'claims.c: 10.9.0.0/24 lies outside the pool 10.0.0.0/20'),
+    (dict(claims={'c': '10.0.4.0/23'}), 'claims', 'claims.c: 10.0.4.0/23 is a /23, the pool hands out /24'),
+    (dict(claims={'c': '10.0.4.1/24'}), 'claims', 'claims.c: \'10.0.4.1/24\' is not a subnet in CIDR notation'),
+    (dict(claims={'c': 'fd00::/64'}), 'claims', 'the pool has no ipv6 CIDR'),
+    (dict(claims={'c': '10.0.8.0/24'}, reserved=['10.0.8.0/22']), 'claims',
+     'claims.c: 10.0.8.0/24 overlaps reserved 10.0.8.0/24-10.0.11.0/24'),
+    (dict(reserved=['10.0.1.128/25']), 'reserved',
+     'reserved: 10.0.1.0/24 overlaps 10.0.1.0/24, which ipam.json records for b'),
+    (dict(cidr='10.0.1.0/24'), 'cidr',
+     'cidr: the ipv4 pool 10.0.1.0/24 no longer contains the subnets of 1 member(s) (a 10.0.0.0/24)'),
+    (dict(node_prefix=25), 'node_prefix', 'changing node_prefix would renumber them'),
+    (dict(cidr='fd00::/48', node_prefix=64), 'cidr', 'has no ipv4 CIDR any more, but 2 member(s) hold'),
+    (dict(members=['a', 'b', 'c'], cidr='10.0.0.0/23'), 'members',
+     'members: the ipv4 pool 10.0.0.0/23 (2 subnets of /24) is exhausted: 1 new member(s) need a subnet (c), '
+     'only 0 free (2 allocated, 0 reserved)'),
+    (dict(members=['a', 'b', 'c', 'd', 'e', 'f'], cidr='10.0.0.0/22', reserved=['10.0.3.0/24']), 'members',
+     '4 new member(s) need a subnet (c, d, e and 1 more), only 1 free (2 allocated, 1 reserved)'),
+])
+def test_conflicts_fail_before_anything_changes(recorded, kw, param, words):
+    members = kw.pop('members', ['a', 'b'])
+    snapshot = json.dumps(recorded, sort_keys=True)
+    with pytest.raises(ParameterError) as exc:
+        run(recorded, members, **kw)
+    assert exc.value.param == param
+    assert words in exc.value.msg
+    assert json.dumps(recorded, sort_keys=True) == snapshot
+
+
+def test_a_shrink_is_allowed_when_purge_releases_the_members_outside(recorded):
+    p, doc = run(recorded, ['b'], cidr='10.0.1.0/24', purge=True)
+    assert p.released == ['a'] and assigned(doc) == {'b': '10.0.1.0/24'}
+
+
+def test_growing_the_pool_keeps_every_member(recorded):
+    p, doc = run(recorded, ['a', 'b', 'c'], cidr='10.0.0.0/16')
+    assert assigned(doc) == {'a': '10.0.0.0/24', 'b': '10.0.1.0/24', 'c': '10.0.2.0/24'}
+    assert p.changes.drift[0] == {'path': 'pool/pods/cidr', 'before': ['10.0.0.0/20'], 'after': ['10.0.0.0/16']}
+
+
+@pytest.mark.parametrize('kw, param, words', [
+    (dict(cidr='10.0.0.1/20'), 'cidr', 'did you mean 10.0.0.0/20?'),
+    (dict(cidr=['10.0.0.0/20', '10.1.0.0/20']), 'cidr', 'give at most one CIDR per family'),
+    (dict(cidr=None), 'cidr', 'cidr: required'),
+    (dict(node_prefix=31), 'node_prefix', 'between /20 (the pool itself) and /30'),
+    (dict(node_prefix=16), 'node_prefix', 'between /20'),
+    (dict(cidr=['10.0.0.0/16', 'fd00::/48'], node_prefix=24), 'node_prefix', 'e.g. {ipv4: 24, ipv6: 64}'),
+    (dict(node_prefix={'ipv4': 24, 'ipv5': 1}), 'node_prefix', 'unknown key(s) ipv5'),
+    (dict(members=['a', 'a']), 'members', "'a' is listed twice"),
+    (dict(members=['a/b']), 'members', 'not a valid member name'),
+    (dict(reserved=['10.0.0.9-10.0.0.1']), 'reserved', 'from a lower to a higher address'),
+    (dict(reserved=['nope']), 'reserved', 'give a CIDR'),
+    (dict(claims=['a']), 'claims', 'expected a dictionary'),
+    (dict(claims={'a': ['10.0.0.0/24', '10.0.1.0/24']}), 'claims', 'a member holds one per family'),
+])
+def test_bad_arguments_name_the_parameter(kw, param, words):
+    args = dict(cidr='10.0.0.0/20', node_prefix=24, members=['a'])
+    args.update(kw)
+    with pytest.raises(ParameterError) as exc:
+        _ipam.Spec('pods', **args)
+    assert exc.value.param == param and words in exc.value.msg
+
+
+# ---------------------------------------------------------------- state file
+
+
+def test_state_file_round_trip_and_shape(recorded):
+    text = _ipam.render_document(recorded)
+    assert json.loads(text) == recorded
+    assert '    "a": {"ipv4": "10.0.0.0/24"},\n' in text      # one line per member
+    assert json.loads(text)['schema'] == 'cni.node/ipam-pool' and json.loads(text)['version'] == 1
+    assert json.loads(_ipam.render_document(_ipam.new_document())) == _ipam.new_document()
+
+
+@pytest.mark.parametrize('text, words', [
+    ('{"schema": "cni.node/ipam-pool", "version": 1, "pools": {', 'is not valid JSON'),
+    ('', 'is not valid JSON'),
+    ('[]', 'is not a cni.node IPAM state file'),
+    ('{"version": 1, "pools": {}}', 'is not a cni.node IPAM state file'),
+    ('{"schema": "cni.node/ipam-pool", "version": 2, "pools": {}}', 'has schema version 2; this cni.node reads '
+                                                                   'version 1'),
+    ('{"schema": "cni.node/ipam-pool", "version": 1}', 'has no "pools" object'),
+    ('{"schema": "cni.node/ipam-pool", "version": 1, "pools": {"p": {"cidr": [], "node_prefix": {}, '
+     '"reserved": [], "members": {"a": {"ipv4": "10.0.0.1/24"}}}}}', "'10.0.0.1/24' is not an ipv4 subnet"),
+    ('{"schema": "cni.node/ipam-pool", "version": 1, "pools": {"p": {"cidr": [], "node_prefix": {}, '
+     '"reserved": [], "members": {"a": {"ipv4": "10.0.0.0/24"}, "b": {"ipv4": "10.0.0.0/24"}}}}}',
+     '10.0.0.0/24 is recorded for both a and b'),
+    ('{"schema": "cni.node/ipam-pool", "version": 1, "pools": {"p": {"cidr": []}}}',
+     '"node_prefix" is missing'),
+])
+def test_corrupt_or_unknown_state_files_fail_clearly(text, words):
+    with pytest.raises(StateFileError) as exc:
+        _ipam.load_document(text, '/srv/ipam.json')
+    assert exc.value.param == 'path' and words in exc.value.msg and '/srv/ipam.json' in exc.value.msg
+
+
+def test_parse_subnet_is_strict():
+    assert _ipam.parse_subnet('10.1.2.0/24') == ('ipv4', 0x0a010200, 24)
+    for bad in ('10.1/24', '010.0.0.0/8', '10.0.0.1/24', '10.0.0.0/33', '10.0.0.0', 'fd00::1/64', 'x/1', 7):
+        with pytest.raises(ValueError):
+            _ipam.parse_subnet(bad)
+
+
+# ---------------------------------------------------------------- host-local ranges
+
+
+@pytest.mark.parametrize('subnet, expected', [
+    ('10.244.3.0/24', ('10.244.3.1', '10.244.3.2', '10.244.3.254')),
+    ('10.244.3.4/30', ('10.244.3.5', '10.244.3.6', '10.244.3.6')),
+    ('10.0.0.0/16', ('10.0.0.1', '10.0.0.2', '10.0.255.254')),
+    ('fd00:1::/64', ('fd00:1::1', 'fd00:1::2', 'fd00:1::ffff:ffff:ffff:ffff')),
+    ('fd00::4/126', ('fd00::5', 'fd00::6', 'fd00::7')),
+])
+def test_host_local_range(subnet, expected):
+    r = _ipam.host_local_range(subnet)
+    assert (r['gateway'], r['rangeStart'], r['rangeEnd']) == expected and r['subnet'] == subnet
+    net = ipaddress.ip_network(subnet)
+    gw, start, end = (ipaddress.ip_address(x) for x in expected)
+    assert gw in net and not start <= gw <= end and start <= end
+
+
+@pytest.mark.parametrize('subnet', ['10.0.0.0/31', '10.0.0.0/32', 'fd00::/127', '10.0.0.1/24', 'nope'])
+def test_host_local_range_refuses_unusable_subnets(subnet):
+    with pytest.raises(ValueError):
+        _ipam.host_local_range(subnet)
+
+
+@pytest.mark.parametrize('prefix', range(24, 31))
+def test_fast_ipv4_range_equals_the_general_one(prefix):
+    rnd = random.Random(prefix)
+    for _ in range(200):
+        n = rnd.getrandbits(32 - (32 - prefix)) << (32 - prefix)
+        text = '%s/%d' % (ipaddress.IPv4Address(n), prefix)
+        assert _ipam._range('ipv4', n, prefix, text) == _ipam._range('ipv4', n, prefix)
+
+
+def test_ipv6_formatting_matches_ipaddress():
+    rnd = random.Random(6)
+    values = [rnd.getrandbits(128) for _ in range(300)] + [0, 1, 0xffff << 32 | 0x0a000001, 1 << 112,
+                                                            (1 << 128) - 1]
+    for _ in range(300):   # sparse addresses: runs of zero groups
+        values.append(sum(rnd.getrandbits(16) << (16 * i) for i in rnd.sample(range(8), 3)))
+    for n in values:
+        assert _ipam.FORMAT['ipv6'](n) == str(ipaddress.IPv6Address(n))
