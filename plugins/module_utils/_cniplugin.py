@@ -28,17 +28,27 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import tarfile
 
+from ansible_collections.cni.node.plugins.module_utils import _cniexec
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     ParameterError,
 )
-from ansible_collections.cni.node.plugins.module_utils._fileutil import StagedFile, commit_all, remove
+from ansible_collections.cni.node.plugins.module_utils._fileutil import (
+    StagedFile,
+    atomic_write,
+    commit_all,
+    read_text,
+    remove,
+)
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
 BINARY_MODE = 0o755
+# What the last install from an archive put into bin_dir: lets a no-change
+# run prove that bin_dir matches the archive without downloading it again.
+MANIFEST = '.cni-node-plugins.json'
+
 _HEX64 = re.compile(r'^[0-9a-fA-F]{64}$')
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
 
@@ -194,26 +204,57 @@ def installed(bin_dir):
     return out
 
 
-def plugin_versions(path, timeout=10):
-    """The CNI versions a plugin binary supports, from its VERSION answer."""
-    env = {'CNI_COMMAND': 'VERSION', 'PATH': '/usr/sbin:/usr/bin:/sbin:/bin'}
+def verified_versions(path):
+    """The CNI versions a binary supports (its VERSION answer); PluginFailed names ``verify``."""
     try:
-        proc = subprocess.run([path], input=json.dumps({'cniVersion': '0.1.0'}).encode(), env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise PluginFailed('verify: %s did not answer VERSION within %s s' % (path, timeout), param='verify')
-    except OSError as exc:
-        raise PluginFailed('verify: cannot run %s (%s)' % (path, os.strerror(exc.errno)), param='verify')
+        return _cniexec.versions(path)
+    except _cniexec.PluginError as exc:
+        raise PluginFailed('verify: %s' % exc, param='verify')
+
+
+def read_manifest(bin_dir):
+    """The manifest of bin_dir as a dict, or None (missing, unreadable or not ours)."""
     try:
-        answer = json.loads(proc.stdout.decode('utf-8', 'replace'))
-    except ValueError:
-        answer = None
-    if proc.returncode != 0 or not isinstance(answer, dict) or not isinstance(answer.get('supportedVersions'), list):
-        detail = answer.get('msg') if isinstance(answer, dict) and answer.get('msg') else \
-            (proc.stderr or proc.stdout).decode('utf-8', 'replace').strip()[:300]
-        raise PluginFailed('verify: %s is not a CNI plugin answering VERSION (rc=%s): %s'
-                           % (path, proc.returncode, detail or 'no output'), param='verify')
-    return [str(v) for v in answer['supportedVersions']]
+        with open(os.path.join(bin_dir, MANIFEST)) as f:
+            data = json.load(f)
+    except (IOError, OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get('version') != 1 or not isinstance(data.get('binaries'), dict):
+        return None
+    return data
+
+
+def render_manifest(archive_sha256, binaries):
+    """Manifest text: the archive's sha256 and, per binary it offers, sha256 and versions."""
+    return json.dumps(dict(version=1, archive_sha256=archive_sha256, binaries=binaries),
+                      indent=2, sort_keys=True) + '\n'
+
+
+def unchanged_from_manifest(bin_dir, archive_sha256, names=None, exclusive=False):
+    """The ``binaries`` result when bin_dir already holds exactly what the archive gives, else None.
+
+    True only when the manifest was written for this very archive (by
+    sha256) and every wanted binary in bin_dir still has the sha256 and mode
+    the manifest records (and, with ``exclusive``, nothing else is there):
+    then the archive need not be downloaded again. Any doubt returns None
+    and the caller takes the full path.
+    """
+    manifest = read_manifest(bin_dir)
+    if manifest is None or manifest.get('archive_sha256') != archive_sha256:
+        return None
+    offered = manifest['binaries']
+    wanted = list(names) if names else sorted(offered)
+    if not wanted or any(n not in offered for n in wanted):
+        return None
+    have = installed(bin_dir)
+    if exclusive and set(have) != set(wanted):
+        return None
+    out = {}
+    for name in wanted:
+        if have.get(name) != (offered[name].get('sha256'), BINARY_MODE):
+            return None
+        out[name] = dict(offered[name], path=os.path.join(bin_dir, name))
+    return out
 
 
 class Plan(object):
@@ -283,3 +324,15 @@ def apply(p, bin_dir):
             s.discard()
     for name in p.removals:
         remove(os.path.join(bin_dir, name))
+
+
+def write_manifest(bin_dir, text):
+    """Record what an archive gives (None: no archive, nothing to record).
+
+    The manifest only states which sha256s an archive gives; it stays true
+    whatever happens to bin_dir later, because every use compares it with
+    the binaries actually there.
+    """
+    path = os.path.join(bin_dir, MANIFEST)
+    if text is not None and read_text(path) != text:
+        atomic_write(path, text, mode=0o644)

@@ -25,6 +25,9 @@ description:
   - With O(verify), every binary must answer the CNI C(VERSION) command before anything is installed; the
     supported CNI versions of each binary are returned.
   - Downloads and extraction happen in a temporary directory that is always removed.
+  - After an install from an archive, a manifest (C(.cni-node-plugins.json) in O(bin_dir)) records the archive's
+    sha256 and each binary's sha256. A later run with the same archive (same sha256, pinned or from the checksum
+    file) whose binaries all still match needs no download; any difference takes the full path.
 author:
   - cni.node developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -161,6 +164,7 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.cni.node.plugins.module_utils import _cniplugin
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, ParameterError
+from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
 _URL = re.compile(r'^https?://', re.I)
 MAX_CHECKSUM_FILE = 1 << 20
@@ -191,33 +195,47 @@ def expected_digest(module, archive_name):
     return _cniplugin.digest_from_checksum_file(fetch_text(module, value), archive_name)
 
 
-def candidates(module, workdir):
-    """{name: path} of the binaries the source offers, checked and extracted into workdir."""
-    src = module.params['src']
-    if not src:
-        raise ParameterError('src: required with state=present (a URL, an archive or a folder on the node)',
-                             param='src')
-    if _URL.match(src):
-        if not module.params['checksum']:
-            raise ParameterError('checksum: required when src is a URL (sha256:<hex> or the URL of a sha256 file)',
-                                 param='checksum')
-        name = os.path.basename(src.split('?', 1)[0]) or 'archive.tgz'
-        archive = os.path.join(workdir, name)
-        digest = expected_digest(module, name)
-        download(module, src, archive)
-        _cniplugin.check_digest(archive, digest, src)
-    elif os.path.isdir(src):
-        return _cniplugin.candidates_from_folder(src)
-    elif os.path.isfile(src):
-        archive = src
-        if module.params['checksum']:
-            _cniplugin.check_digest(archive, expected_digest(module, os.path.basename(src)), src)
-    else:
-        raise ParameterError('src: %s is not an http(s) URL and not an archive or folder on the node' % src,
-                             param='src')
-    extracted = os.path.join(workdir, 'plugins')
-    os.mkdir(extracted, 0o700)
-    return _cniplugin.candidates_from_archive(archive, extracted)
+class Source(object):
+    """The source of the binaries: its kind, and for an archive its sha256 (known before any download)."""
+
+    def __init__(self, module):
+        self.module = module
+        src = self.src = module.params['src']
+        if not src:
+            raise ParameterError('src: required with state=present (a URL, an archive or a folder on the node)',
+                                 param='src')
+        self.digest = None
+        if _URL.match(src):
+            if not module.params['checksum']:
+                raise ParameterError('checksum: required when src is a URL (sha256:<hex> or the URL of a sha256 '
+                                     'file)', param='checksum')
+            self.kind = 'url'
+            self.name = os.path.basename(src.split('?', 1)[0]) or 'archive.tgz'
+            self.digest = expected_digest(module, self.name)
+        elif os.path.isdir(src):
+            self.kind = 'folder'
+        elif os.path.isfile(src):
+            self.kind = 'archive'
+            if module.params['checksum']:
+                self.digest = _cniplugin.check_digest(src, expected_digest(module, os.path.basename(src)), src)
+            else:
+                self.digest = _cniplugin.sha256_file(src)
+        else:
+            raise ParameterError('src: %s is not an http(s) URL and not an archive or folder on the node' % src,
+                                 param='src')
+
+    def candidates(self, workdir):
+        """{name: path} of the binaries the source offers, checked and extracted into workdir."""
+        if self.kind == 'folder':
+            return _cniplugin.candidates_from_folder(self.src)
+        archive = self.src
+        if self.kind == 'url':
+            archive = os.path.join(workdir, self.name)
+            download(self.module, self.src, archive)
+            _cniplugin.check_digest(archive, self.digest, self.src)
+        extracted = os.path.join(workdir, 'plugins')
+        os.mkdir(extracted, 0o700)
+        return _cniplugin.candidates_from_archive(archive, extracted)
 
 
 def main():
@@ -241,17 +259,30 @@ def main():
     extra = dict(bin_dir=bin_dir)
     workdir = tempfile.mkdtemp(prefix='cni_plugin-', dir=module.tmpdir)
     try:
+        manifest = None
         if args['state'] == 'present':
-            offered = candidates(module, workdir)
+            source = Source(module)
+            if source.digest:
+                done = _cniplugin.unchanged_from_manifest(bin_dir, source.digest, args['names'], args['exclusive'])
+                if done is not None:
+                    # bin_dir holds exactly what this archive gives: no download.
+                    module.exit_json(**Changes().result(diff_mode=module._diff, binaries=done, removed=[],
+                                                        bin_dir=bin_dir))
+            offered = source.candidates(workdir)
             plan = _cniplugin.plan(bin_dir, offered, names=args['names'], exclusive=args['exclusive'])
             if args['verify']:
                 for name, info in plan.binaries.items():
-                    info['versions'] = _cniplugin.plugin_versions(offered[name])
+                    info['versions'] = _cniplugin.verified_versions(offered[name])
             extra['binaries'] = plan.binaries
+            if source.digest:
+                manifest = _cniplugin.render_manifest(source.digest, dict(
+                    (name, dict((k, v) for k, v in info.items() if k != 'path'))
+                    for name, info in plan.binaries.items()))
         else:
             plan = _cniplugin.plan(bin_dir, {}, names=args['names'], state='absent')
         if not module.check_mode:
             _cniplugin.apply(plan, bin_dir)
+            _cniplugin.write_manifest(bin_dir, manifest)
     except CniNodeError as exc:
         module.fail_json(**exc.to_fail_kwargs())
     except (IOError, OSError) as exc:

@@ -13,6 +13,7 @@ __metaclass__ = type
 import functools
 import hashlib
 import io
+import json
 import os
 import stat
 import tarfile
@@ -27,6 +28,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported by the tests
 
 SYSTEM_PLUGINS = '/usr/lib/cni'
 ARCHIVE = 'cni-plugins-linux-amd64-v1.1.1.tgz'
+MANIFEST = '.cni-node-plugins.json'
 
 
 def sha256(path):
@@ -63,8 +65,10 @@ def release_archive(path, extra=None, names=None):
 
 
 class Quiet(SimpleHTTPRequestHandler):
+    requests = []
+
     def log_message(self, *args):
-        pass
+        Quiet.requests.append(self.path)
 
 
 @pytest.fixture(scope='module')
@@ -98,7 +102,7 @@ def bin_state(bin_dir):
     if not os.path.isdir(bin_dir):
         return None
     return {n: (sha256(os.path.join(bin_dir, n)), stat.S_IMODE(os.lstat(os.path.join(bin_dir, n)).st_mode))
-            for n in sorted(os.listdir(bin_dir))}
+            for n in sorted(os.listdir(bin_dir)) if n != MANIFEST}
 
 
 def failing(res):
@@ -121,9 +125,14 @@ def test_install_from_url_idempotent_and_repairs_drift(module, release, tmp_path
         assert state[n] == (sha256(os.path.join(SYSTEM_PLUGINS, n)), 0o755)
         assert first['binaries'][n]['sha256'] == state[n][0]
     assert '1.0.0' in first['binaries']['bridge']['versions']
-    assert [p for p in os.listdir(bin_dir) if p.startswith('.')] == [], 'staging files left behind'
+    assert [p for p in os.listdir(bin_dir) if p.startswith('.') and p != MANIFEST] == [], 'staging files left'
 
-    assert module('cni_plugin', args)['changed'] is False
+
+    del Quiet.requests[:]
+    again = module('cni_plugin', args)
+    assert again['changed'] is False and again['binaries'] == first['binaries']
+    # The manifest proves bin_dir matches the archive: only the checksum file was fetched.
+    assert Quiet.requests == ['/' + ARCHIVE + '.sha256']
     # The same binaries from the distribution folder: nothing to do either.
     assert module('cni_plugin', dict(src=SYSTEM_PLUGINS, bin_dir=bin_dir))['changed'] is False
 
@@ -141,6 +150,9 @@ def test_install_from_url_idempotent_and_repairs_drift(module, release, tmp_path
     assert mode['drift'] == [dict(path='binary/ptp/mode', before='0777', after='0755')]
     assert bin_state(bin_dir) == state
     assert module('cni_plugin', args)['changed'] is False
+    manifest = json.loads(open(os.path.join(bin_dir, '.cni-node-plugins.json')).read())
+    assert manifest['archive_sha256'] == sha256(str(release['root'] / ARCHIVE))
+    assert manifest['binaries']['bridge']['sha256'] == state['bridge'][0]
 
 
 def test_subset_exclusive_and_absent(module, release, tmp_path):
