@@ -152,7 +152,7 @@ EXAMPLES = r'''
     members: "{{ groups['cni_nodes'] }}"
     claims: >-
       {{ dict(groups['cni_nodes'] | zip(groups['cni_nodes'] | map('extract', hostvars)
-         | map(attribute='ansible_local.cni_ipam_pods.subnets', default=none))) }}
+         | map(attribute='ansible_local.cni_ipam_pods.subnets', default=[]))) }}
     path: "{{ playbook_dir }}/state/ipam.json"
   delegate_to: localhost
   run_once: true
