@@ -17,44 +17,29 @@ from __future__ import absolute_import, division, print_function
 import argparse
 import functools
 import hashlib
-import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tarfile
 import tempfile
 import threading
 import time
-from datetime import datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV_BIN = os.path.join(REPO, '.venv', 'bin')
+from _common import play, run_play
 NAMES = ['bandwidth', 'bridge', 'firewall', 'host-device', 'host-local', 'loopback', 'portmap', 'ptp',
          'tuning', 'vlan']
 ARCHIVE = 'cni-plugins-linux-amd64-v1.1.1.tgz'
 
-WARM_UP = '''
-    - name: warm-up (connection and controller start-up, not measured)
-      ansible.builtin.ping:
-'''
-PLAY_CNI = '''
-- hosts: localhost
-  gather_facts: false
-  tasks:''' + WARM_UP + '''
+PLAY_CNI = play('''
     - name: bench
       cni.node.cni_plugin:
         src: "{{ url }}"
         checksum: "sha256:{{ digest }}"
         names: "{{ names }}"
         bin_dir: "{{ dir }}/bin"
-'''
-PLAY_BASE = '''
-- hosts: localhost
-  gather_facts: false
-  tasks:''' + WARM_UP + '''
+''')
+PLAY_BASE = play('''
     - name: bench download
       ansible.builtin.get_url:
         url: "{{ url }}"
@@ -67,7 +52,7 @@ PLAY_BASE = '''
         remote_src: true
         dest: "{{ dir }}/bin"
         include: "{{ names | map('regex_replace', '^', './') | list }}"
-'''
+''')
 
 
 class Quiet(SimpleHTTPRequestHandler):
@@ -75,42 +60,15 @@ class Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-def _seconds(stamp):
-    return datetime.strptime(stamp.rstrip('Z'), '%Y-%m-%dT%H:%M:%S.%f').timestamp()
-
-
-def run_play(play, workdir, extra):
-    env = dict(os.environ,
-               PATH=VENV_BIN + os.pathsep + os.environ.get('PATH', ''),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, 'build', 'collections') + os.pathsep
-               + os.path.join(REPO, '.venv', 'lib', 'python%d.%d' % sys.version_info[:2], 'site-packages'),
-               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
-               ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV_BIN, 'python'),
-               ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
-    path = os.path.join(workdir, 'play.yml')
-    with open(path, 'w') as f:
-        f.write(play)
-    proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
-                           '-e', json.dumps(extra), path],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
-                          check=False)
-    if proc.returncode != 0:
-        raise SystemExit('playbook failed:\n%s\n%s' % (proc.stdout[-3000:], proc.stderr[-3000:]))
-    tasks = json.loads(proc.stdout)['plays'][0]['tasks'][1:]
-    total = sum(_seconds(t['task']['duration']['end']) - _seconds(t['task']['duration']['start']) for t in tasks)
-    changed = any(t['hosts']['localhost'].get('changed') for t in tasks)
-    return total, changed
-
-
 def one_round(tool, extra):
     workdir = tempfile.mkdtemp(prefix='cni-node-bench-')
     try:
         os.mkdir(os.path.join(workdir, 'bin'))
         extra = dict(extra, dir=workdir)
-        play = PLAY_CNI if tool == 'cni' else PLAY_BASE
-        first = run_play(play, workdir, extra)
-        second = run_play(play, workdir, extra)
-        assert first[1] is True and second[1] is False, (tool, first, second)
+        text = PLAY_CNI if tool == 'cni' else PLAY_BASE
+        first = run_play(text, workdir, extra)
+        second = run_play(text, workdir, extra)
+        assert first[2] is True and second[2] is False, (tool, first, second)
         assert sorted(n for n in os.listdir(os.path.join(workdir, 'bin')) if not n.startswith('.')) == NAMES
         return first[0], second[0]
     finally:

@@ -17,18 +17,15 @@ Usage: .venv/bin/python bench/bench_sysctl.py [--rounds N]
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import json
 import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV_BIN = os.path.join(REPO, '.venv', 'bin')
+from _common import play, run_play
 
 KEYS = {
     'net.core.somaxconn': 1024,
@@ -43,35 +40,20 @@ KEYS = {
     'net.ipv4.tcp_keepalive_time': 600,
 }
 
-PLAY_CNI = '''
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: warm-up (connection and controller start-up, not measured)
-      ansible.builtin.ping:
+PLAY_CNI = play('''
     - name: bench
       cni.node.cni_sysctl:
         params: "{{ keys }}"
         sysctl_dir: "{{ dir }}"
-'''
+''')
 
 # The floor: what Ansible itself costs per task here (ping does no work).
-PLAY_FLOOR = '''
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: warm-up (connection and controller start-up, not measured)
-      ansible.builtin.ping:
+PLAY_FLOOR = play('''
     - name: bench
       ansible.builtin.ping:
-'''
+''')
 
-PLAY_POSIX = '''
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: warm-up (connection and controller start-up, not measured)
-      ansible.builtin.ping:
+PLAY_POSIX = play('''
     - name: bench
       ansible.posix.sysctl:
         name: "{{ item.key }}"
@@ -80,39 +62,7 @@ PLAY_POSIX = '''
         sysctl_set: true
         reload: false
       loop: "{{ keys | dict2items }}"
-'''
-
-
-def run_play(netns, play, workdir, extra):
-    env = dict(os.environ,
-               PATH=VENV_BIN + os.pathsep + os.environ.get('PATH', ''),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, 'build', 'collections') + os.pathsep
-               + os.path.join(REPO, '.venv', 'lib', 'python%d.%d' % sys.version_info[:2], 'site-packages'),
-               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
-               ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV_BIN, 'python'),
-               ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
-    path = os.path.join(workdir, 'play.yml')
-    with open(path, 'w') as f:
-        f.write(play)
-    start = time.monotonic()
-    proc = subprocess.run(['ip', 'netns', 'exec', netns, os.path.join(VENV_BIN, 'ansible-playbook'),
-                           '-i', 'localhost,', '-c', 'local', '-e', json.dumps(extra), path],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
-                          check=False)
-    wall = time.monotonic() - start
-    if proc.returncode != 0:
-        raise SystemExit('playbook failed:\n%s\n%s' % (proc.stdout[-3000:], proc.stderr[-3000:]))
-    data = json.loads(proc.stdout)
-    task = data['plays'][0]['tasks'][1]
-    dur = task['task']['duration']
-    changed = task['hosts']['localhost'].get('changed', False)
-    return _seconds(dur['end']) - _seconds(dur['start']), wall, changed
-
-
-def _seconds(stamp):
-    # e.g. 2026-11-28T07:01:02.123456Z
-    from datetime import datetime
-    return datetime.strptime(stamp.rstrip('Z'), '%Y-%m-%dT%H:%M:%S.%f').timestamp()
+''')
 
 
 def one_round(tool):
@@ -120,10 +70,11 @@ def one_round(tool):
     workdir = tempfile.mkdtemp(prefix='cni-node-bench-')
     subprocess.run(['ip', 'netns', 'add', netns], check=True)
     try:
-        play = dict(cni=PLAY_CNI, posix=PLAY_POSIX, floor=PLAY_FLOOR)[tool]
+        text = dict(cni=PLAY_CNI, posix=PLAY_POSIX, floor=PLAY_FLOOR)[tool]
         extra = dict(keys=KEYS, dir=workdir)
-        first = run_play(netns, play, workdir, extra)
-        second = run_play(netns, play, workdir, extra)
+        prefix = ('ip', 'netns', 'exec', netns)
+        first = run_play(text, workdir, extra, prefix)
+        second = run_play(text, workdir, extra, prefix)
         if tool != 'floor':
             assert first[2] is True and second[2] is False, (tool, first, second)
         return first, second

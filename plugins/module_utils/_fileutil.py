@@ -93,10 +93,7 @@ class StagedFile(object):
 
     def discard(self):
         if self.tmp is not None:
-            try:
-                os.unlink(self.tmp)
-            except OSError:
-                pass
+            _unlink_quietly(self.tmp)
             self.tmp = None
 
 
@@ -128,12 +125,16 @@ def _write_temp(path, data, mode, uid, gid):
         if uid != -1 or gid != -1:
             os.chown(tmp, uid, gid)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quietly(tmp)
         raise
     return tmp
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def atomic_write(path, data, mode=0o644, uid=-1, gid=-1):
@@ -142,16 +143,12 @@ def atomic_write(path, data, mode=0o644, uid=-1, gid=-1):
     The parent directory must exist: creating directories is a decision for
     the caller, not a side effect.
     """
-    tmp = _write_temp(path, data, mode, uid, gid)
+    staged = StagedFile(path, None, data, mode, uid, gid)
+    staged.prepare()
     try:
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+        staged.commit()
+    finally:
+        staged.discard()
 
 
 def remove(path):

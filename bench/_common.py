@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+"""Shared by the benchmarks: run a playbook on localhost and time its tasks.
+
+Task durations come from the ansible.posix.json callback. Every play starts
+with WARM_UP, a task that is not measured, so the controller's first-task
+set-up (connection, plugin loading) is not charged to the measured task.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.join(REPO, '.venv', 'bin')
+
+WARM_UP = '''
+    - name: warm-up (connection and controller start-up, not measured)
+      ansible.builtin.ping:
+'''
+
+
+def play(tasks):
+    """A localhost play: the warm-up task, then ``tasks`` (YAML, indented 4)."""
+    return '\n- hosts: localhost\n  gather_facts: false\n  tasks:' + WARM_UP + tasks
+
+
+def _seconds(stamp):
+    # e.g. 2026-11-28T07:01:02.123456Z
+    return datetime.strptime(stamp.rstrip('Z'), '%Y-%m-%dT%H:%M:%S.%f').timestamp()
+
+
+def run_play(text, workdir, extra, prefix=()):
+    """Run a play; (seconds of the measured tasks, whole-playbook seconds, changed).
+
+    ``prefix`` goes before ansible-playbook (e.g. ip netns exec NAME).
+    """
+    env = dict(os.environ,
+               PATH=VENV_BIN + os.pathsep + os.environ.get('PATH', ''),
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, 'build', 'collections') + os.pathsep
+               + os.path.join(REPO, '.venv', 'lib', 'python%d.%d' % sys.version_info[:2], 'site-packages'),
+               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
+               ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV_BIN, 'python'),
+               ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
+    path = os.path.join(workdir, 'play.yml')
+    with open(path, 'w') as f:
+        f.write(text)
+    start = time.monotonic()
+    proc = subprocess.run(list(prefix) + [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', 'localhost,',
+                                          '-c', 'local', '-e', json.dumps(extra), path],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
+                          check=False)
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        raise SystemExit('playbook failed:\n%s\n%s' % (proc.stdout[-3000:], proc.stderr[-3000:]))
+    tasks = json.loads(proc.stdout)['plays'][0]['tasks'][1:]
+    took = sum(_seconds(t['task']['duration']['end']) - _seconds(t['task']['duration']['start']) for t in tasks)
+    changed = any(t['hosts']['localhost'].get('changed') for t in tasks)
+    return took, wall, changed
