@@ -118,7 +118,7 @@ def main():
                 path = os.path.join(tmp, 'ipam.json')
                 first = dict(core=[], module=[])
                 again = dict(core=[], module=[])
-                for _ in range(opts.rounds):
+                for _n in range(opts.rounds):
                     t, plan = time_core(args_for(case, members, path), fresh=True)
                     assert plan.write and len(plan.allocated) == size
                     first['core'].append(t)

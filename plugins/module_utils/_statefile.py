@@ -59,8 +59,8 @@ class LockedStateFile(object):
         except OSError as exc:
             if exc.errno == errno.ENOENT and not self.exclusive:
                 return self   # nobody ever wrote the file: nothing to wait for
-            raise StateFileError('%s: cannot open the lock file %s: %s' % (self.param, self.lock_path,
-                                                                         exc.strerror), param=self.param)
+            raise StateFileError('%s: cannot open the lock file %s: %s' % (self.param, self.lock_path, exc.strerror),
+                                 param=self.param)
         self._lock()
         return self
 

@@ -28,8 +28,8 @@ description:
     the parameter and what would be valid.
   - A corrupt state file, or one of an unknown schema version, fails clearly and is left as it is; it is
     never reset.
-  - Runs where it is delegated, normally on the controller (C(delegate_to: localhost), C(run_once: true)).
-    See the fleet workflow and the recovery from a lost state file in the collection's C(docs/ipam.md).
+  - "Runs where it is delegated, normally on the controller (C(delegate_to: localhost), C(run_once: true)).
+    See the fleet workflow and the recovery from a lost state file in the collection's C(docs/ipam.md)."
 author:
   - cni.node developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -48,8 +48,8 @@ options:
     type: raw
   node_prefix:
     description:
-      - Prefix length of each member's subnet - an integer for every family, or a dictionary with the keys
-        C(ipv4) and C(ipv6), for example C({ipv4: 24, ipv6: 64}).
+      - "Prefix length of each member's subnet - an integer for every family, or a dictionary with the keys
+        C(ipv4) and C(ipv6), for example C({ipv4: 24, ipv6: 64})."
       - At most C(/30) for IPv4 and C(/126) for IPv6 (network, gateway and at least one address).
       - Cannot change while members hold subnets of the old size.
       - Required with O(state=present).

@@ -257,8 +257,8 @@ def test_state_file_round_trip_and_shape(recorded):
     ('', 'is not valid JSON'),
     ('[]', 'is not a cni.node IPAM state file'),
     ('{"version": 1, "pools": {}}', 'is not a cni.node IPAM state file'),
-    ('{"schema": "cni.node/ipam-pool", "version": 2, "pools": {}}', 'has schema version 2; this cni.node reads '
-                                                                   'version 1'),
+    ('{"schema": "cni.node/ipam-pool", "version": 2, "pools": {}}',
+     'has schema version 2; this cni.node reads version 1'),
     ('{"schema": "cni.node/ipam-pool", "version": 1}', 'has no "pools" object'),
     ('{"schema": "cni.node/ipam-pool", "version": 1, "pools": {"p": {"cidr": [], "node_prefix": {}, '
      '"reserved": [], "members": {"a": {"ipv4": "10.0.0.1/24"}}}}}', "'10.0.0.1/24' is not an ipv4 subnet"),
@@ -308,7 +308,7 @@ def test_host_local_range_refuses_unusable_subnets(subnet):
 @pytest.mark.parametrize('prefix', range(24, 31))
 def test_fast_ipv4_range_equals_the_general_one(prefix):
     rnd = random.Random(prefix)
-    for _ in range(200):
+    for _n in range(200):
         n = rnd.getrandbits(32 - (32 - prefix)) << (32 - prefix)
         text = '%s/%d' % (ipaddress.IPv4Address(n), prefix)
         assert _ipam._range('ipv4', n, prefix, text) == _ipam._range('ipv4', n, prefix)
@@ -316,9 +316,9 @@ def test_fast_ipv4_range_equals_the_general_one(prefix):
 
 def test_ipv6_formatting_matches_ipaddress():
     rnd = random.Random(6)
-    values = [rnd.getrandbits(128) for _ in range(300)] + [0, 1, 0xffff << 32 | 0x0a000001, 1 << 112,
-                                                            (1 << 128) - 1]
-    for _ in range(300):   # sparse addresses: runs of zero groups
+    values = [rnd.getrandbits(128) for _n in range(300)]
+    values += [0, 1, 0xffff << 32 | 0x0a000001, 1 << 112, (1 << 128) - 1]
+    for _n in range(300):   # sparse addresses: runs of zero groups
         values.append(sum(rnd.getrandbits(16) << (16 * i) for i in rnd.sample(range(8), 3)))
     for n in values:
         assert _ipam.FORMAT['ipv6'](n) == str(ipaddress.IPv6Address(n))

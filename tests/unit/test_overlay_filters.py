@@ -32,8 +32,8 @@ def test_vtep_mac_known_values(addr, mac):
 
 def test_vtep_macs_are_unicast_locally_administered_and_distinct():
     rnd = random.Random(5)
-    v4 = [str(ipaddress.IPv4Address(rnd.getrandbits(32))) for _ in range(2000)]
-    v6 = [str(ipaddress.IPv6Address(rnd.getrandbits(128))) for _ in range(2000)]
+    v4 = [str(ipaddress.IPv4Address(rnd.getrandbits(32))) for _n in range(2000)]
+    v6 = [str(ipaddress.IPv6Address(rnd.getrandbits(128))) for _n in range(2000)]
     macs = [_overlay.vtep_mac(a) for a in v4 + v6]
     for mac in macs:
         first = int(mac.split(':')[0], 16)
