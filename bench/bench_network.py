@@ -73,13 +73,13 @@ def main():
     def med(tool, run):
         return statistics.median(r[run][0] for r in results[tool])
 
-    print('Median of %d interleaved rounds, %s, %d cores.\n' % (args.rounds, time.strftime('%Y-%m-%d'),
-                                                                  os.cpu_count()))
+    print('Median of %d interleaved rounds, %s, %d cores.\n'
+          % (args.rounds, time.strftime('%Y-%m-%d'), os.cpu_count()))
     print('| run | cni_network task (validated, auto version) | copy task (unvalidated) | ratio |')
     print('|---|---|---|---|')
     for run, label in ((0, 'first run (file written)'), (1, 'no-change run')):
-        print('| %s | %.3f s | %.3f s | %.2fx |' % (label, med('cni', run), med('copy', run),
-                                                  med('copy', run) / med('cni', run)))
+        cni, copy = med('cni', run), med('copy', run)
+        print('| %s | %.3f s | %.3f s | %.2fx |' % (label, cni, copy, copy / cni))
 
 
 if __name__ == '__main__':

@@ -108,8 +108,8 @@ def main():
     print('| run | cni_plugin task | get_url + unarchive tasks | ratio |')
     print('|---|---|---|---|')
     for run, label in ((0, 'first run (10 binaries installed)'), (1, 'no-change run')):
-        print('| %s | %.3f s | %.3f s | %.1fx |' % (label, med('cni', run), med('base', run),
-                                                 med('base', run) / med('cni', run)))
+        cni, base = med('cni', run), med('base', run)
+        print('| %s | %.3f s | %.3f s | %.1fx |' % (label, cni, base, base / cni))
 
 
 if __name__ == '__main__':

@@ -29,13 +29,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SYSTEM_PYTHON = '/usr/bin/python3'   # Debian's python3 with python3-pyroute2 (0.7.x)
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'no_root: an integration test that touches no kernel state and runs '
+                                       'without root')
+
+
 def pytest_collection_modifyitems(config, items):
     if IS_ROOT:
         return
     skip = pytest.mark.skip(reason='integration tests need root: they create network namespaces and '
                                    'write /proc/sys inside them (run make test as root)')
     for item in items:
-        item.add_marker(skip)
+        if str(item.fspath).startswith(HERE + os.sep) and item.get_closest_marker('no_root') is None:
+            item.add_marker(skip)
 
 
 def unique(prefix=PREFIX):

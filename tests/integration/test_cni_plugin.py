@@ -127,7 +127,6 @@ def test_install_from_url_idempotent_and_repairs_drift(module, release, tmp_path
     assert '1.0.0' in first['binaries']['bridge']['versions']
     assert [p for p in os.listdir(bin_dir) if p.startswith('.') and p != MANIFEST] == [], 'staging files left'
 
-
     del Quiet.requests[:]
     again = module('cni_plugin', args)
     assert again['changed'] is False and again['binaries'] == first['binaries']

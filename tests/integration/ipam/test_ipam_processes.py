@@ -23,6 +23,9 @@ import pytest
 
 from ansible_collections.cni.node.plugins.module_utils import _ipam
 
+# Only files in a temporary directory: no root needed.
+pytestmark = pytest.mark.no_root
+
 DRIVER = r'''
 import json, os, runpy, sys, time
 from ansible_collections.cni.node.plugins.module_utils import _ipam, _statefile
