@@ -21,9 +21,6 @@ import sys
 
 import pytest
 
-# Only files in a temporary directory: no root needed.
-pytestmark = pytest.mark.no_root
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 VENV_BIN = os.path.join(REPO, '.venv', 'bin')
 ALLOCATE = 'Allocate on the controller, honouring the nodes\' records'
