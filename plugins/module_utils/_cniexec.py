@@ -40,32 +40,50 @@ def find_plugin(plugin_type, bin_dirs):
 def binary_problems(path):
     """Why a runtime should not run ``path`` (a list of sentences; empty when it is fine).
 
-    The binary must be a regular file, executable, owned by root, and neither it
-    nor its directory writable by group or others: whoever can replace a plugin
-    binary runs code as root at the next pod start.
+    The binary (links resolved) must be a regular file, executable, owned by
+    root and not writable by group or others, and so must every directory
+    from / down to it (owned by root, not writable by group or others unless
+    sticky): whoever can replace a plugin binary, or rename a directory on
+    its path, runs code as root at the next pod start.
     """
     problems = []
+    real = os.path.realpath(path)
     try:
-        st = os.stat(path)
+        st = os.stat(real)
     except OSError as exc:
         return ['cannot be read (%s)' % os.strerror(exc.errno)]
     if not stat.S_ISREG(st.st_mode):
         return ['is not a regular file']
     if not st.st_mode & 0o111:
         problems.append('is not executable (mode %04o)' % stat.S_IMODE(st.st_mode))
-    if st.st_uid != 0:
-        problems.append('is owned by uid %d, not root' % st.st_uid)
-    if st.st_mode & 0o022:
-        problems.append('is writable by %s (mode %04o)' % (
-            'group and others' if st.st_mode & 0o022 == 0o022 else 'group' if st.st_mode & 0o020 else 'others',
-            stat.S_IMODE(st.st_mode)))
-    try:
-        dst = os.stat(os.path.dirname(os.path.abspath(path)))
-        if dst.st_mode & 0o002 and not dst.st_mode & stat.S_ISVTX:
-            problems.append('lies in a directory anyone can write to')
-    except OSError:
-        pass
+    problems.extend(_owner_problems(real if real == os.path.abspath(path) else '%s (-> %s)' % (path, real), st))
+    directory = os.path.dirname(real)
+    while True:
+        try:
+            dst = os.stat(directory)
+        except OSError as exc:
+            problems.append('lies in %s, which cannot be read (%s)' % (directory, os.strerror(exc.errno)))
+            break
+        if not dst.st_mode & stat.S_ISVTX:
+            problems.extend('lies in ' + p for p in _owner_problems(directory, dst))
+        elif dst.st_uid != 0:
+            problems.append('lies in %s, owned by uid %d, not root' % (directory, dst.st_uid))
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
     return problems
+
+
+def _owner_problems(what, st):
+    out = []
+    if st.st_uid != 0:
+        out.append('%s is owned by uid %d, not root' % (what, st.st_uid))
+    if st.st_mode & 0o022:
+        out.append('%s is writable by %s (mode %04o)' % (
+            what, 'group and others' if st.st_mode & 0o022 == 0o022 else 'group' if st.st_mode & 0o020 else 'others',
+            stat.S_IMODE(st.st_mode)))
+    return out
 
 
 def run_plugin(path, command, config, env=None, timeout=DEFAULT_TIMEOUT):

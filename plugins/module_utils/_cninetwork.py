@@ -37,7 +37,7 @@ def parse_mode(value, param='mode'):
         return DEFAULT_MODE
     if isinstance(value, int) and not isinstance(value, bool):
         mode = value
-    elif isinstance(value, str) and re.match(r'^0?[0-7]{3,4}$', value.strip()):
+    elif isinstance(value, str) and re.match(r'^0?[0-7]{3,4}\Z', value.strip()):
         mode = int(value.strip(), 8)
     else:
         raise ParameterError('%s: %r is not valid (expected an octal mode such as "0644"; symbolic modes are not '
@@ -157,7 +157,9 @@ def resolve_binaries(spec, prober, p):
                        '' if spec.auto else ', or set validate=false'), param='plugins', json_path=jpath)
             continue
         p.binaries[ptype] = path
-        if spec.validate:
+        # A binary is checked before it is ever run (cni_version: auto runs
+        # it even with validate=false): the module runs it as root.
+        if spec.validate or spec.auto:
             problems = prober.problems(path)
             if problems:
                 raise ParameterError('validate: plugin binary %s (%s) %s; a runtime runs it as root, so only root may '
@@ -202,7 +204,7 @@ def _parse_existing(text):
 
 def _same_network_file(filename, name):
     """A file this module would have written for ``name`` at another priority."""
-    return re.match(r'^[0-9]{2,3}-%s\.conflist$' % re.escape(name), filename) is not None
+    return re.match(r'^[0-9]{2,3}-%s\.conflist\Z' % re.escape(name), filename) is not None
 
 
 def plan(spec, prober, read_text, uid=-1, gid=-1):
@@ -235,7 +237,7 @@ def plan(spec, prober, read_text, uid=-1, gid=-1):
     for f in files:
         if f.path == ours:
             continue
-        if spec.exclusive or _same_network_file(f.filename, spec.name):
+        if spec.exclusive or (_same_network_file(f.filename, spec.name) and f.name == spec.name):
             p.changes.add('file%s' % f.path, 'present', 'absent')
             p.changes.add_text(f.path, f.text, None)
             p.remove.append(_removal(f.path, f.text))

@@ -38,7 +38,6 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
 from ansible_collections.cni.node.plugins.module_utils._fileutil import (
     StagedFile,
     atomic_write,
-    commit_all,
     read_text,
     remove,
 )
@@ -49,8 +48,8 @@ BINARY_MODE = 0o755
 # run prove that bin_dir matches the archive without downloading it again.
 MANIFEST = '.cni-node-plugins.json'
 
-_HEX64 = re.compile(r'^[0-9a-fA-F]{64}$')
-_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*$')
+_HEX64 = re.compile(r'^[0-9a-fA-F]{64}\Z')
+_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*\Z')
 
 
 class UnsafeArchive(CniNodeError):
@@ -230,12 +229,13 @@ def render_manifest(archive_sha256, binaries):
                       indent=2, sort_keys=True) + '\n'
 
 
-def unchanged_from_manifest(bin_dir, archive_sha256, names=None, exclusive=False):
+def unchanged_from_manifest(bin_dir, archive_sha256, names=None, exclusive=False, verify=True):
     """The ``binaries`` result when bin_dir already holds exactly what the archive gives, else None.
 
     True only when the manifest was written for this very archive (by
-    sha256) and every wanted binary in bin_dir still has the sha256 and mode
-    the manifest records (and, with ``exclusive``, nothing else is there):
+    sha256; it lists every binary the archive offers), every wanted binary
+    in bin_dir still has the sha256 and mode the manifest records, with
+    ``verify`` each was verified, and with ``exclusive`` nothing else is there:
     then the archive need not be downloaded again. Any doubt returns None
     and the caller takes the full path.
     """
@@ -246,6 +246,8 @@ def unchanged_from_manifest(bin_dir, archive_sha256, names=None, exclusive=False
     wanted = list(names) if names else sorted(offered)
     if not wanted or any(n not in offered for n in wanted):
         return None
+    if verify and any(not isinstance(offered[n].get('versions'), list) for n in wanted):
+        return None   # never verified: take the full path, which runs VERSION
     have = installed(bin_dir)
     if exclusive and set(have) != set(wanted):
         return None
@@ -307,7 +309,13 @@ def plan(bin_dir, candidates, names=None, exclusive=False, state='present'):
 
 
 def apply(p, bin_dir):
-    """Install and remove as planned: stage every new binary, then rename each into place."""
+    """Install and remove as planned: stage every new binary, then rename each into place.
+
+    All binaries are staged first (where space and permission errors show).
+    Each rename is atomic on its own; a failing rename is not undone by
+    deleting the binaries renamed before it (they are complete, working
+    binaries, better than none), and the error names the binary.
+    """
     if p.create_dir:
         os.makedirs(bin_dir, BINARY_MODE)
     staged = []
@@ -318,7 +326,8 @@ def apply(p, bin_dir):
             s = StagedFile(os.path.join(bin_dir, name), None, data, mode=BINARY_MODE)
             s.prepare()
             staged.append(s)
-        commit_all(staged)
+        for s in staged:
+            s.commit()
     finally:
         for s in staged:
             s.discard()

@@ -44,7 +44,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import ParameterE
 SPEC_VERSIONS = ('0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0')
 LATEST = SPEC_VERSIONS[-1]
 
-_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*\Z')
 _LIST_KEYS = ('cniVersion', 'cniVersions', 'name', 'disableCheck', 'disableGC', 'loadOnlyInlinedPlugins', 'plugins')
 _LIST_BOOLS = ('disableCheck', 'disableGC', 'loadOnlyInlinedPlugins')
 # List-level key -> module parameter (for ``param`` of an error).
@@ -170,6 +170,8 @@ def _ip(value, path, version=None):
     what = 'an IPv%d address' % version if version else 'an IPv4 or IPv6 address'
     _want(value, 'str', path, what)
     try:
+        if '%' in value:   # a scoped IPv6 address: Python accepts it, the plugins (Go) do not
+            raise ValueError(value)
         addr = ipaddress.ip_address(value)
     except ValueError:
         raise ConfigError(path, '%r is not an IP address (expected %s, for example %s)'
@@ -185,6 +187,9 @@ def _cidr(value, path, network=True, version=None):
     _want(value, 'str', path, what)
     if '/' not in value:
         raise ConfigError(path, '%r has no prefix length (expected %s)' % (value, what))
+    if not value.rsplit('/', 1)[1].isdigit() or '%' in value:
+        # Python also takes a netmask (10.1.0.0/255.255.0.0) or a scope; Go's ParseCIDR does not.
+        raise ConfigError(path, '%r is not valid: the prefix length must be a number (expected %s)' % (value, what))
     try:
         iface = ipaddress.ip_interface(value)
     except ValueError:
@@ -576,7 +581,7 @@ def _p_dhcp(conf, path, ctx):
     return conf
 
 
-_MAC_RE = re.compile(r'^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$')
+_MAC_RE = re.compile(r'^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}\Z')
 
 
 def _mac(value, path):
@@ -593,8 +598,10 @@ PLUGIN_TYPES = {
     # IPAM plugins configured as the ipam object of an interface plugin; listed so that the known set is complete.
     'host-local': _p_loopback, 'static': _p_loopback, 'dhcp': _p_dhcp,
 }
-# Plugins whose result needs an address: an IPAM object is required.
-_NEEDS_IPAM = ('ptp', 'macvlan', 'ipvlan', 'vlan')
+# Plugins whose result needs an address: an IPAM object is required. The
+# L2-capable plugins (bridge, macvlan, ipvlan, vlan) work without one, or
+# with an empty "ipam": {} (an interface without an address).
+_NEEDS_IPAM = ('ptp',)
 # Reference plugins that are never a chain entry of their own.
 _IPAM_ONLY = ('host-local', 'static')
 
@@ -632,10 +639,10 @@ def normalise_plugin(conf, path, ctx):
         _want(conf['ipMasq'], 'bool', path + '.ipMasq', 'true or false')
     if 'dns' in conf:
         conf['dns'] = _dns(conf['dns'], path + '.dns')
-    if 'ipam' in conf:
+    if 'ipam' in conf and not (conf['ipam'] == {} and ptype not in _NEEDS_IPAM):
         ictx = dict(ctx, ipRanges=bool(caps.get('ipRanges')))
         conf['ipam'] = _ipam(conf['ipam'], path + '.ipam', ictx)
-    elif ptype in _NEEDS_IPAM:
+    elif 'ipam' not in conf and ptype in _NEEDS_IPAM:
         raise ConfigError(path, '%s needs an "ipam" object (for example {"type": "host-local", "ranges": ...}, or '
                                 '{"type": "dhcp"})' % ptype)
     if ptype in _IPAM_ONLY and ctx.get('in_list'):

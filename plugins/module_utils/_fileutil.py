@@ -17,16 +17,21 @@ import errno
 import grp
 import os
 import pwd
+import stat
 import tempfile
 
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
 
 def read_text(path):
-    """Content of a text file, or None when it does not exist."""
+    """Content of a text file, or None when it does not exist.
+
+    Bytes that are not UTF-8 survive as surrogate escapes (and are written
+    back as the same bytes), so a stray binary file is reported, not a crash.
+    """
     try:
         with open(path, 'rb') as f:
-            return f.read().decode('utf-8')
+            return f.read().decode('utf-8', 'surrogateescape')
     except IOError as exc:
         if exc.errno == errno.ENOENT:
             return None
@@ -69,8 +74,14 @@ class StagedFile(object):
         self.gid = gid
         self.tmp = None
         self.committed = False
+        self._old_meta = None
 
     def prepare(self):
+        try:
+            st = os.stat(self.path)
+            self._old_meta = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+        except OSError:
+            self._old_meta = None
         if self.after is not None:
             self.tmp = _write_temp(self.path, self.after, self.mode, self.uid, self.gid)
 
@@ -84,11 +95,13 @@ class StagedFile(object):
         self.committed = True
 
     def undo(self):
+        """Put the old content back, with its old mode and owner."""
         if self.committed:
             if self.before is None:
                 remove(self.path)
             else:
-                atomic_write(self.path, self.before, self.mode, self.uid, self.gid)
+                mode, uid, gid = self._old_meta or (self.mode, self.uid, self.gid)
+                atomic_write(self.path, self.before, mode, uid, gid)
             self.committed = False
 
     def discard(self):
@@ -113,7 +126,7 @@ def commit_all(staged):
 
 def _write_temp(path, data, mode, uid, gid):
     if not isinstance(data, bytes):
-        data = data.encode('utf-8')
+        data = data.encode('utf-8', 'surrogateescape')
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
     try:

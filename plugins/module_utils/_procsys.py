@@ -29,7 +29,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
 )
 
 PROC_SYS = '/proc/sys'
-_KEY_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.:/@+-]*$')
+_KEY_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.:/@+-]*\Z')
 
 
 def canonical_key(key):

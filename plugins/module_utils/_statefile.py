@@ -53,9 +53,9 @@ class LockedStateFile(object):
                                  param=self.param)
         try:
             if self.exclusive:
-                self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0), 0o644)
+                self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             else:
-                self._fd = os.open(self.lock_path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+                self._fd = os.open(self.lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as exc:
             if exc.errno == errno.ENOENT and not self.exclusive:
                 return self   # nobody ever wrote the file: nothing to wait for

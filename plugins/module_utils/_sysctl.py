@@ -43,8 +43,8 @@ KEY_MODULES = (
     ('net.ipv4.vs.', 'ip_vs'),
 )
 
-_FILE_RE = re.compile(r'^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*\.conf$')
-_INT_RE = re.compile(r'^-?[0-9]+$')
+_FILE_RE = re.compile(r'^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*\.conf\Z')
+_INT_RE = re.compile(r'^-?[0-9]+\Z')
 _TRUE = ('true', 'yes')
 _FALSE = ('false', 'no')
 

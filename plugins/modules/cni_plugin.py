@@ -263,7 +263,8 @@ def main():
         if args['state'] == 'present':
             source = Source(module)
             if source.digest:
-                done = _cniplugin.unchanged_from_manifest(bin_dir, source.digest, args['names'], args['exclusive'])
+                done = _cniplugin.unchanged_from_manifest(bin_dir, source.digest, args['names'], args['exclusive'],
+                                                          args['verify'])
                 if done is not None:
                     # bin_dir holds exactly what this archive gives: no download.
                     module.exit_json(**Changes().result(diff_mode=module._diff, binaries=done, removed=[],
@@ -275,9 +276,12 @@ def main():
                     info['versions'] = _cniplugin.verified_versions(offered[name])
             extra['binaries'] = plan.binaries
             if source.digest:
-                manifest = _cniplugin.render_manifest(source.digest, dict(
-                    (name, dict((k, v) for k, v in info.items() if k != 'path'))
-                    for name, info in plan.binaries.items()))
+                # Every binary the archive offers, with versions where verified.
+                recorded = dict((name, dict(sha256=_cniplugin.sha256_file(path)))
+                                for name, path in offered.items() if name not in plan.binaries)
+                for name, info in plan.binaries.items():
+                    recorded[name] = dict((k, v) for k, v in info.items() if k != 'path')
+                manifest = _cniplugin.render_manifest(source.digest, recorded)
         else:
             plan = _cniplugin.plan(bin_dir, {}, names=args['names'], state='absent')
         if not module.check_mode:

@@ -276,3 +276,35 @@ def test_validate_refuses_an_unsafe_or_foreign_binary(module, tmpdir_):
         assert res['failed'] is True and res['param'] == 'cni_version'
         assert 'not supported by plugin loopback' in res['msg']
     assert os.listdir(conf_dir) == []
+
+
+def test_binaries_in_writable_directories_or_behind_links_are_refused(module, tmpdir_):
+    conf_dir = os.path.join(tmpdir_, 'net.d')
+    os.mkdir(conf_dir)
+    # The binary itself is fine, but its directory belongs to another user.
+    foreign = os.path.join(tmpdir_, 'foreign')
+    os.mkdir(foreign)
+    shutil.copy(os.path.join(CNI_BIN, 'loopback'), foreign)
+    os.chown(foreign, 65534, 0)
+    args = dict(name=unique('cnt'), conf_dir=conf_dir, bin_dirs=[foreign], plugins=[{'type': 'loopback'}],
+                validate=False)   # cni_version auto runs the binary: it is checked all the same
+    res = module('cni_network', args)
+    assert res['failed'] is True and 'lies in %s' % foreign in res['msg'] and 'not root' in res['msg']
+    # A link from a clean directory to a binary in a group-writable one.
+    linked = os.path.join(tmpdir_, 'linked')
+    os.mkdir(linked)
+    os.chown(foreign, 0, 0)
+    os.chmod(foreign, 0o775)
+    os.symlink(os.path.join(foreign, 'loopback'), os.path.join(linked, 'loopback'))
+    res = module('cni_network', dict(args, bin_dirs=[linked]))
+    assert res['failed'] is True and 'lies in %s' % foreign in res['msg'] and 'writable by group' in res['msg']
+    assert os.listdir(conf_dir) == []
+
+
+def test_a_file_named_like_ours_that_defines_another_network_is_kept(module, tmpdir_):
+    name = unique('cnt')
+    other = os.path.join(tmpdir_, '50-%s.conflist' % name)
+    with open(other, 'w') as f:
+        json.dump({'cniVersion': '1.0.0', 'name': 'other', 'plugins': [{'type': 'loopback'}]}, f)
+    res = module('cni_network', dict(name=name, conf_dir=tmpdir_, bin_dirs=[CNI_BIN], plugins=[{'type': 'loopback'}]))
+    assert res['changed'] is True and res['removed'] == [] and os.path.exists(other)

@@ -102,7 +102,7 @@ def bin_state(bin_dir):
     if not os.path.isdir(bin_dir):
         return None
     return {n: (sha256(os.path.join(bin_dir, n)), stat.S_IMODE(os.lstat(os.path.join(bin_dir, n)).st_mode))
-            for n in sorted(os.listdir(bin_dir)) if n != MANIFEST}
+            for n in sorted(os.listdir(bin_dir)) if n != MANIFEST and not os.path.isdir(os.path.join(bin_dir, n))}
 
 
 def failing(res):
@@ -201,3 +201,30 @@ def test_verify_refuses_a_binary_that_is_not_a_plugin(module, release, tmp_path)
     res = module('cni_plugin', dict(src=str(release['root'] / 'notaplugin.tgz'), bin_dir=bin_dir))
     assert 'is not a CNI plugin answering VERSION' in failing(res) and res['param'] == 'verify'
     assert bin_state(bin_dir) is None
+
+
+def test_manifest_covers_the_whole_archive_and_verification(module, release, tmp_path):
+    bin_dir = str(tmp_path / 'bin')
+    args = dict(src=release['url'] + ARCHIVE, checksum='sha256:' + sha256(str(release['root'] / ARCHIVE)),
+                bin_dir=bin_dir)
+    module('cni_plugin', dict(args, names=['bridge'], verify=False))
+    assert sorted(bin_state(bin_dir)) == ['bridge']
+    # Without names: every binary of the archive, although the manifest exists.
+    full = module('cni_plugin', args)
+    assert full['changed'] is True and sorted(bin_state(bin_dir)) == plugin_names()
+    # bridge was installed unverified; this run verified it.
+    assert '1.0.0' in full['binaries']['bridge']['versions']
+    assert module('cni_plugin', args)['changed'] is False
+
+
+def test_a_failing_rename_keeps_the_binaries_already_there(module, tmp_path):
+    bin_dir = tmp_path / 'bin'
+    module('cni_plugin', dict(src=SYSTEM_PLUGINS, names=['bridge', 'loopback'], bin_dir=str(bin_dir)))
+    before = bin_state(str(bin_dir))
+    os.mkdir(str(bin_dir / 'portmap'))   # renaming a binary over a directory fails
+    res = module('cni_plugin', dict(src=SYSTEM_PLUGINS, names=['bridge', 'loopback', 'portmap', 'ptp'],
+                                    bin_dir=str(bin_dir)))
+    assert res.get('failed') is True and 'portmap' in res['msg']
+    after = bin_state(str(bin_dir))
+    assert after['bridge'] == before['bridge'] and after['loopback'] == before['loopback']
+    assert [p for p in os.listdir(str(bin_dir)) if p.startswith('.')] == [], 'staging files left'

@@ -66,6 +66,12 @@ def hl(**ipam):
 
 VALID_LISTS = [
     SPEC_110, SPEC_100, SPEC_040_LIST,
+    # L2-only interfaces: no ipam, or an empty one (as the plugins' docs show).
+    lst({"type": "bridge", "bridge": "cnb0", "ipam": {}}),
+    lst({"type": "macvlan", "master": "eth0"}),
+    lst({"type": "macvlan", "master": "eth0", "ipam": {}}),
+    lst({"type": "ipvlan", "master": "eth0", "ipam": {}}),
+    lst({"type": "vlan", "master": "eth0", "vlanId": 10}),
     lst({"type": "loopback"}),
     lst({"type": "loopback"}, cniVersion="0.1.0"),
     lst({"type": "loopback"}, cniVersion="0.2.0"),
@@ -128,6 +134,13 @@ def test_third_party_keys_pass_through_untouched():
 
 INVALID = [
     # (config, JSON path in the message, words of the message)
+    (lst({"type": "loopback"}, name="net\n"), 'name', 'not a valid network name'),
+    (lst({"type": "ptp"}), 'plugins[0]', 'needs an "ipam" object'),
+    (lst({"type": "ptp", "ipam": {}}), 'plugins[0].ipam', 'needs "type"'),
+    (lst(hl(ranges=[[{"subnet": "10.1.0.0/24", "gateway": "fe80::1%eth0"}]])),
+     'plugins[0].ipam.ranges[0][0].gateway', 'not an IP address'),
+    (lst(hl(ranges=[[{"subnet": "10.1.0.0/255.255.255.0"}]])),
+     'plugins[0].ipam.ranges[0][0].subnet', 'prefix length must be a number'),
     (lst({"type": "loopback"}, name="-bad"), 'name', 'not a valid network name'),
     (lst({"type": "loopback"}, name="a/b"), 'name', 'letters, digits'),
     ({"cniVersion": "1.0.0", "plugins": [{"type": "loopback"}]}, 'name', 'missing'),
