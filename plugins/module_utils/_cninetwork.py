@@ -25,7 +25,7 @@ import stat
 
 from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
-from ansible_collections.cni.node.plugins.module_utils._fileutil import StagedFile
+from ansible_collections.cni.node.plugins.module_utils._fileutil import StagedFile, commit_all
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
 DEFAULT_MODE = 0o644
@@ -313,29 +313,21 @@ def _plan_file(spec, p, path, before_text, before_conf, problem, after_text, uid
 
 
 def apply(p):
-    """Carry out the plan: write (atomically), then set attributes, then remove."""
+    """Carry out the plan: write (atomically), then set attributes, then remove; undo all on failure."""
     staged = ([p.write] if p.write else []) + p.remove
     try:
         if p.write:
             p.write.prepare()
-        done = []
-        try:
-            for f in staged:
-                f.commit()
-                done.append(f)
-            if p.attrs:
-                path, mode, uid, gid = p.attrs
-                if mode is not None:
-                    os.chmod(path, mode)
-                if uid != -1 or gid != -1:
-                    os.chown(path, uid, gid)
-        except BaseException:
-            for f in reversed(done):
-                try:
-                    f.undo()
-                except (IOError, OSError):
-                    pass
-            raise
+        commit_all(staged, then=lambda: _set_attrs(p.attrs))
     finally:
         if p.write:
             p.write.discard()
+
+
+def _set_attrs(attrs):
+    if attrs:
+        path, mode, uid, gid = attrs
+        if mode is not None:
+            os.chmod(path, mode)
+        if uid != -1 or gid != -1:
+            os.chown(path, uid, gid)

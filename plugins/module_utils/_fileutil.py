@@ -110,13 +110,17 @@ class StagedFile(object):
             self.tmp = None
 
 
-def commit_all(staged):
-    """Commit staged files in order; on a failure undo the ones committed and re-raise."""
+def commit_all(staged, then=None):
+    """Commit staged files in order, then call ``then``; on a failure undo the commits and re-raise."""
+    done = []
     try:
         for f in staged:
             f.commit()
+            done.append(f)
+        if then is not None:
+            then()
     except BaseException:
-        for f in reversed(staged):
+        for f in reversed(done):
             try:
                 f.undo()
             except (IOError, OSError):
