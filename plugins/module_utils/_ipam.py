@@ -317,6 +317,10 @@ class Spec(object):
                 if unknown:
                     raise ParameterError('claims.%s: unknown key(s) %s: the keys are ipv4 and ipv6'
                                          % (member, ', '.join(map(str, unknown))), param='claims')
+                for key, item in value.items():
+                    if item and (':' in str(item)) != (key == 'ipv6'):
+                        raise ParameterError('claims.%s.%s: %r is not an %s subnet' % (member, key, item, key),
+                                             param='claims')
                 items = [v for v in value.values() if v]
             elif isinstance(value, list):
                 items = value

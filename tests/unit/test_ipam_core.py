@@ -322,3 +322,11 @@ def test_ipv6_formatting_matches_ipaddress():
         values.append(sum(rnd.getrandbits(16) << (16 * i) for i in rnd.sample(range(8), 3)))
     for n in values:
         assert _ipam.FORMAT['ipv6'](n) == str(ipaddress.IPv6Address(n))
+
+
+@pytest.mark.parametrize('claim', [{'ipv4': 'fd00::/64'}, {'ipv6': '10.0.1.0/24'}])
+def test_a_claim_under_the_wrong_family_key_is_refused(claim):
+    with pytest.raises(ParameterError) as exc:
+        _ipam.Spec(name='pods', cidr=['10.0.0.0/16', 'fd00::/48'], node_prefix={'ipv4': 24, 'ipv6': 64},
+                   members=['n1'], claims={'n1': claim})
+    assert exc.value.param == 'claims' and 'claims.n1.' in str(exc.value)
