@@ -23,31 +23,12 @@ import shutil
 import subprocess
 import tempfile
 
-import uuid
-
 import pytest
+
+from conftest import sh, unique
 
 CNI_BIN = '/usr/lib/cni'
 
-
-# Local helpers rather than ``from conftest import ...``: another conftest.py
-# below tests/integration can take the module name "conftest" first.
-def unique(prefix):
-    return prefix + uuid.uuid4().hex[:8]
-
-
-def sh(*argv, **kwargs):
-    check = kwargs.pop('check', True)
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          check=False, **kwargs)
-    if check and proc.returncode != 0:
-        raise AssertionError('%s failed (rc=%s): %s' % (' '.join(argv), proc.returncode, proc.stderr))
-    return proc.stdout
-
-
-pytestmark = pytest.mark.skipif(not os.path.isfile(os.path.join(CNI_BIN, 'bridge')),
-                                reason='needs the reference CNI plugins in /usr/lib/cni '
-                                       '(Debian containernetworking-plugins; hack/bootstrap.sh installs it)')
 
 
 @pytest.fixture
