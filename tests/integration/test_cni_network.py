@@ -30,7 +30,6 @@ from conftest import sh, unique
 CNI_BIN = '/usr/lib/cni'
 
 
-
 @pytest.fixture
 def tmpdir_():
     d = tempfile.mkdtemp(prefix='cni-node-test-')
