@@ -231,6 +231,8 @@ path:
   sample: /srv/ansible/state/ipam.json
 '''
 
+import gc
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cni.node.plugins.module_utils import _ipam
@@ -253,6 +255,18 @@ def run(args, check_mode):
 
 
 def main():
+    # A short-lived process that builds hundreds of thousands of small
+    # objects for a large fleet (the members and their ranges, then
+    # exit_json's copies) and makes no reference cycles worth collecting:
+    # the cyclic collector would only rescan the growing heap, over and over.
+    gc.disable()
+    try:
+        _main()
+    finally:
+        gc.enable()
+
+
+def _main():
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type='str', required=True),
