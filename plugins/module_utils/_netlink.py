@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import errno
 import os
+import socket
 
 from ansible_collections.cni.node.plugins.module_utils import _netns
 from ansible_collections.cni.node.plugins.module_utils._errors import (
@@ -128,6 +129,30 @@ class Netlink(object):
                 return item
         return None
 
+    def addresses(self):
+        """One dump of all addresses, as plain dicts (see ``addr_dict``)."""
+        return [addr_dict(m) for m in self.call('listing addresses', 'get_addr')]
+
+    def link_add(self, what, name, kind, **attrs):
+        """Create link ``name`` of ``kind`` with IFLA attributes in one request."""
+        return self.call(what, 'link', 'add', ifname=name, kind=kind, **attrs)
+
+    def link_set(self, what, index, **attrs):
+        """Change attributes of the link with ``index`` (``state='up'``/``'down'`` too)."""
+        return self.call(what, 'link', 'set', index=index, **attrs)
+
+    def link_del(self, what, index):
+        """Delete the link with ``index``."""
+        return self.call(what, 'link', 'del', index=index)
+
+    def addr_add(self, what, index, address, prefixlen):
+        """Add ``address/prefixlen`` to the link with ``index``."""
+        return self.call(what, 'addr', 'add', index=index, address=address, prefixlen=prefixlen)
+
+    def addr_del(self, what, index, address, prefixlen):
+        """Remove ``address/prefixlen`` from the link with ``index``."""
+        return self.call(what, 'addr', 'del', index=index, address=address, prefixlen=prefixlen)
+
 
 def link_dict(msg):
     """Plain dict of the attributes cni.node reads from an RTM_NEWLINK message."""
@@ -142,4 +167,28 @@ def link_dict(msg):
         address=msg.get_attr('IFLA_ADDRESS'),
         up=bool(flags & 1),
         master=msg.get_attr('IFLA_MASTER'),
+        min_mtu=msg.get_attr('IFLA_MIN_MTU'),
+        max_mtu=msg.get_attr('IFLA_MAX_MTU'),
+        br_stp_state=_info_data(info, 'IFLA_BR_STP_STATE') if kind == 'bridge' else None,
+        br_vlan_filtering=_info_data(info, 'IFLA_BR_VLAN_FILTERING') if kind == 'bridge' else None,
+    )
+
+
+def _info_data(info, name):
+    data = info.get_attr('IFLA_INFO_DATA')
+    return data.get_attr(name) if data is not None and hasattr(data, 'get_attr') else None
+
+
+def addr_dict(msg):
+    """Plain dict of an RTM_NEWADDR message: index, family (4/6), address, prefixlen, scope.
+
+    The address is IFA_LOCAL when present (IPv4: the address of this side;
+    IFA_ADDRESS is the peer's on point-to-point links), else IFA_ADDRESS.
+    """
+    return dict(
+        index=msg['index'],
+        family=6 if msg['family'] == socket.AF_INET6 else 4,
+        address=msg.get_attr('IFA_LOCAL') or msg.get_attr('IFA_ADDRESS'),
+        prefixlen=msg['prefixlen'],
+        scope=msg['scope'],
     )

@@ -1,0 +1,193 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cni.node contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: cni_bridge
+short_description: A Linux bridge with its MTU, MAC, STP, VLAN filtering, state and exact set of addresses
+version_added: 0.1.0
+description:
+  - Creates, updates or removes a Linux bridge through netlink (pyroute2), on the node or inside an
+    existing network namespace. No C(ip) command is run.
+  - Reads the link and its addresses in one dump each, compares them with the arguments and changes only
+    what differs. Options left out (null) are not managed.
+  - O(addresses) is the exact set - listed addresses are added, all others are removed. IPv6 link-local
+    addresses (C(fe80::/64)) that the kernel adds by itself are ignored unless listed.
+  - Every argument is checked before the first change. When the kernel refuses a change during the run,
+    the changes already made by the run are undone (a bridge created by the run is removed) and the task
+    fails naming the argument.
+  - A link of another kind with the same name is never touched; the task fails.
+author:
+  - cni.node developers (!UNKNOWN)
+extends_documentation_fragment:
+  - cni.node.attributes
+  - cni.node.attributes.netns
+options:
+  name:
+    description:
+      - Name of the bridge, at most 15 bytes, without C(/), C(:) or whitespace.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the bridge, V(absent) deletes it (its ports are released, not deleted).
+    type: str
+    choices: [present, absent]
+    default: present
+  mtu:
+    description:
+      - MTU of the bridge, 68 to 65535. Not managed when left out (a new bridge gets the kernel's default).
+    type: int
+  addresses:
+    description:
+      - The exact set of addresses of the bridge, in CIDR form (C(10.244.1.1/24), C(fd00:10::1/64)).
+      - Listed addresses are added, all others are removed, except IPv6 link-local addresses the kernel
+        adds itself. An empty list removes all addresses; left out, addresses are not managed.
+    type: list
+    elements: str
+  mac:
+    description:
+      - MAC address of the bridge, a unicast address such as C(02:42:0a:f4:01:01). Not managed when left out.
+    type: str
+  stp:
+    description:
+      - Enable the Spanning Tree Protocol on the bridge. Not managed when left out (a new bridge has it off).
+    type: bool
+  vlan_filtering:
+    description:
+      - Enable VLAN filtering on the bridge. Not managed when left out (a new bridge has it off).
+      - Kernels built without C(CONFIG_BRIDGE_VLAN_FILTERING) refuse V(true); the task fails and nothing
+        is changed.
+    type: bool
+  up:
+    description:
+      - Whether the bridge is administratively up.
+    type: bool
+    default: true
+notes:
+  - Runs on the managed node as root and needs pyroute2 (0.7.x, as packaged by Debian, or 0.9.x).
+seealso:
+  - module: community.general.nmcli
+    description: Bridges managed through NetworkManager, persistent across reboots.
+'''
+
+EXAMPLES = r'''
+- name: The CNI bridge of a node, with the gateway address of its pod subnet
+  cni.node.cni_bridge:
+    name: cni0
+    mtu: 1450
+    addresses:
+      - 10.244.1.1/24
+      - fd00:10:244:1::1/64
+
+- name: A bridge inside a network namespace, with fixed MAC and STP
+  cni.node.cni_bridge:
+    name: br-lab
+    netns: lab-a
+    mac: 02:42:0a:00:00:01
+    stp: true
+    addresses: []
+
+- name: Report drift without changing anything
+  cni.node.cni_bridge:
+    name: cni0
+    mtu: 1450
+    addresses: [10.244.1.1/24]
+  check_mode: true
+  register: bridge_drift
+
+- name: Remove the bridge
+  cni.node.cni_bridge:
+    name: cni0
+    state: absent
+'''
+
+RETURN = r'''
+changed:
+  description: Whether anything differed (in check mode, would differ).
+  returned: always
+  type: bool
+  sample: true
+drift:
+  description:
+    - One item per value that differed, the same shape in every cni.node module.
+    - Paths are C(link/NAME) (V(absent) or V(present)), C(link/NAME/stp), C(link/NAME/vlan_filtering),
+      C(link/NAME/mtu), C(link/NAME/mac), C(link/NAME/addresses) (sorted lists) and C(link/NAME/up).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - path: link/cni0/mtu
+      before: 1500
+      after: 1450
+    - path: link/cni0/addresses
+      before: [10.244.1.1/24, 10.9.9.9/32]
+      after: [10.244.1.1/24]
+diff:
+  description: Before and after of the differing values.
+  returned: when diff mode is on
+  type: list
+  elements: dict
+  sample:
+    - before_header: link
+      after_header: link
+      before: {cni0/mtu: 1500}
+      after: {cni0/mtu: 1450}
+bridge:
+  description:
+    - The bridge after the run (in check mode, as it is now), or null when it does not exist.
+  returned: always
+  type: dict
+  sample:
+    name: cni0
+    mtu: 1450
+    mac: 02:42:0a:f4:01:01
+    up: true
+    stp: false
+    vlan_filtering: false
+    addresses: [10.244.1.1/24]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cni.node.plugins.module_utils import _bridge
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            mtu=dict(type='int'),
+            addresses=dict(type='list', elements='str'),
+            mac=dict(type='str'),
+            stp=dict(type='bool'),
+            vlan_filtering=dict(type='bool'),
+            up=dict(type='bool', default=True),
+            netns=dict(type='str'),
+        ),
+        supports_check_mode=True,
+    )
+    args = module.params
+    try:
+        spec = _bridge.Spec(
+            args['name'], state=args['state'], mtu=args['mtu'], addresses=args['addresses'], mac=args['mac'],
+            stp=args['stp'], vlan_filtering=args['vlan_filtering'], up=args['up'], netns=args['netns'])
+        plan, after = _bridge.run(spec, Netlink, check_mode=module.check_mode)
+    except CniNodeError as exc:
+        module.fail_json(**exc.to_fail_kwargs())
+    if spec.state == 'absent' and not module.check_mode:
+        after = None
+    module.exit_json(**plan.changes.result(diff_mode=module._diff, bridge=_bridge.public(after)))
+
+
+if __name__ == '__main__':
+    main()
