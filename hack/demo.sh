@@ -10,24 +10,13 @@
 # look at it and how to tear it down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$PWD/build/collections"
-export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0} PY_COLORS=${PY_COLORS:-0}
+# shellcheck source=hack/lab-env.sh
+source hack/lab-env.sh
 
 SCENARIO=default
 report_dir="$PWD/build/demo"
 
-die() { echo "!! demo.sh: $*" >&2; exit 1; }
 step() { printf '\n==================== %s ====================\n' "$*"; }
-
-command -v molecule >/dev/null || die "molecule not found in .venv (run make deps)"
-docker info >/dev/null 2>&1 || die "docker does not answer (run make lab, or bash hack/dockerd.sh)"
-docker image inspect cni-node-lab:latest >/dev/null 2>&1 \
-  || die "image cni-node-lab:latest is missing (run make lab, or bash hack/lab-image.sh)"
-if [[ ! -e build/collections/ansible_collections/cni/node/galaxy.yml ]]; then
-  mkdir -p build/collections/ansible_collections/cni
-  ln -sfn "$PWD" build/collections/ansible_collections/cni/node
-fi
 
 mol() { molecule "$1" -s "$SCENARIO" --no-command-borders "${@:2}"; }
 

@@ -11,23 +11,11 @@
 # after, and a difference fails the run.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-export PATH="$PWD/.venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$PWD/build/collections"
-export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0} PY_COLORS=${PY_COLORS:-0}
-
-die() { echo "!! molecule.sh: $*" >&2; exit 1; }
+# shellcheck source=hack/lab-env.sh
+source hack/lab-env.sh
 
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(default)
-
-command -v molecule >/dev/null || die "molecule not found in .venv (run make deps)"
-docker info >/dev/null 2>&1 || die "docker does not answer (run make lab, or bash hack/dockerd.sh)"
-docker image inspect cni-node-lab:latest >/dev/null 2>&1 \
-  || die "image cni-node-lab:latest is missing (run make lab, or bash hack/lab-image.sh)"
-if [[ ! -e build/collections/ansible_collections/cni/node/galaxy.yml ]]; then
-  mkdir -p build/collections/ansible_collections/cni
-  ln -sfn "$PWD" build/collections/ansible_collections/cni/node
-fi
 
 # The host's values of the keys the lab sets (from the scenarios' lab_vars.yml).
 host_values() {
