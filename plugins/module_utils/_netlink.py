@@ -97,7 +97,13 @@ class Netlink(object):
             elif api_generation(mod) == '0.9':
                 self.ipr = mod.IPRoute(netns=self.path, flags=0)
             else:
-                self.ipr = mod.NetNS(self.path, flags=0)
+                # 0.7's NetNS forks a helper process per socket. A netlink
+                # socket belongs to the namespace of the thread that opens
+                # it, so open a plain in-process IPRoute inside the namespace
+                # and come back: no fork, and namespace file descriptors
+                # (veth peers, link moves) stay valid for the kernel.
+                with _netns.entered(self.path):
+                    self.ipr = mod.IPRoute()
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # pyroute2 raises OSError, NetlinkError or its own errors here,
             # depending on the version: all of them become typed errors.
@@ -153,6 +159,158 @@ class Netlink(object):
         """Remove ``address/prefixlen`` from the link with ``index``."""
         return self.call(what, 'addr', 'del', index=index, address=address, prefixlen=prefixlen)
 
+    def veth_add(self, what, name, peer, peer_netns=None, **attrs):
+        """Create a veth pair ``name``/``peer``; ``peer_netns`` (name or path) puts the peer there."""
+        if peer_netns is None:
+            return self.call(what, 'link', 'add', ifname=name, kind='veth', peer=peer, **attrs)
+        fd = os.open(_netns.resolve(peer_netns), os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        try:
+            return self.call(what, 'link', 'add', ifname=name, kind='veth',
+                             peer={'ifname': peer, 'net_ns_fd': fd}, **attrs)
+        finally:
+            os.close(fd)
+
+    def link_move(self, what, index, netns):
+        """Move the link with ``index`` into namespace ``netns`` (name or path)."""
+        fd = os.open(_netns.resolve(netns), os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        try:
+            return self.call(what, 'link', 'set', index=index, net_ns_fd=fd)
+        finally:
+            os.close(fd)
+
+    def routes(self, families=(4, 6), table=254):
+        """One dump per family of the routes in ``table`` (main), as plain dicts (see ``route_dict``)."""
+        out = []
+        for fam in families:
+            msgs = self.call('listing IPv%d routes' % fam, 'get_routes', family=_AF[fam], table=table)
+            out.extend(route_dict(m) for m in msgs)
+        return [r for r in out if r['table'] == table]
+
+    def route_add(self, what, dst, oif, gateway=None, onlink=False, proto=None, table=254, replace=False):
+        """Add (or with ``replace`` replace) the route to ``dst`` (CIDR text) out of link ``oif``."""
+        return self.call(what, 'route', 'replace' if replace else 'add',
+                         **_route_kwargs(dst, oif, gateway, onlink, proto, table))
+
+    def route_del(self, what, dst, oif, gateway=None, onlink=False, proto=None, table=254):
+        """Delete the route to ``dst``; with ``proto`` set the kernel deletes only a route of that protocol."""
+        return self.call(what, 'route', 'del', **_route_kwargs(dst, oif, gateway, onlink, proto, table))
+
+    def neighbours(self, families=(4, 6)):
+        """One dump per family of the neighbour (ARP/NDP) tables, as plain dicts (see ``neigh_dict``)."""
+        out = []
+        for fam in families:
+            out.extend(neigh_dict(m) for m in self.call('listing IPv%d neighbours' % fam, 'get_neighbours',
+                                                        family=_AF[fam]))
+        return out
+
+    def neigh_set(self, what, index, dst, lladdr):
+        """Make ``dst`` a permanent neighbour with ``lladdr`` on link ``index`` (created or replaced)."""
+        return self.call(what, 'neigh', 'replace', ifindex=index, dst=dst, lladdr=lladdr, state=NUD_PERMANENT,
+                         family=_AF[_family_of(dst)])
+
+    def neigh_del(self, what, index, dst):
+        """Delete the neighbour ``dst`` of link ``index``."""
+        return self.call(what, 'neigh', 'del', ifindex=index, dst=dst, family=_AF[_family_of(dst)])
+
+    def fdb(self):
+        """One dump of the bridge forwarding databases (AF_BRIDGE neighbours), as plain dicts."""
+        return [fdb_dict(m) for m in self.call('listing forwarding database entries', 'get_neighbours',
+                                               family=socket.AF_BRIDGE)]
+
+    def fdb_add(self, what, index, lladdr, dst, append=False):
+        """A permanent FDB entry ``lladdr dst <dst>`` on link ``index`` (self).
+
+        ``append`` adds one more destination for the same MAC (the flood
+        entries of 00:00:00:00:00:00); otherwise an entry for that MAC is
+        created or replaced.
+        """
+        return self.call(what, 'fdb', 'append' if append else 'replace', ifindex=index, lladdr=lladdr, dst=dst,
+                         state=NUD_PERMANENT | NUD_NOARP, flags=NTF_SELF)
+
+    def fdb_del(self, what, index, lladdr, dst):
+        """Delete the FDB entry ``lladdr dst <dst>`` of link ``index``."""
+        return self.call(what, 'fdb', 'del', ifindex=index, lladdr=lladdr, dst=dst, flags=NTF_SELF)
+
+
+NUD_NOARP = 0x40
+NUD_PERMANENT = 0x80
+NTF_SELF = 0x02
+NTF_MASTER = 0x04
+RTNH_F_ONLINK = 0x04
+_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+
+
+def _family_of(address):
+    return 6 if ':' in str(address) else 4
+
+
+def _route_kwargs(dst, oif, gateway, onlink, proto, table):
+    net, plen = str(dst).split('/', 1)
+    kwargs = dict(dst=net, dst_len=int(plen), oif=oif, table=table, family=_AF[_family_of(net)])
+    if gateway is not None:
+        kwargs['gateway'] = gateway
+    if onlink:
+        kwargs['flags'] = RTNH_F_ONLINK
+    if proto is not None:
+        kwargs['proto'] = proto
+    return kwargs
+
+
+def route_dict(msg):
+    """Plain dict of an RTM_NEWROUTE message.
+
+    ``dst`` is CIDR text (``0.0.0.0/0`` / ``::/0`` for a default route);
+    ``onlink`` is the RTNH_F_ONLINK flag; ``table`` prefers RTA_TABLE (tables
+    above 255 do not fit the header field).
+    """
+    fam = 6 if msg['family'] == socket.AF_INET6 else 4
+    dst = msg.get_attr('RTA_DST') or ('::' if fam == 6 else '0.0.0.0')
+    return dict(
+        family=fam,
+        dst=u'%s/%d' % (dst, msg['dst_len']),
+        gateway=msg.get_attr('RTA_GATEWAY'),
+        oif=msg.get_attr('RTA_OIF'),
+        table=msg.get_attr('RTA_TABLE') or msg['table'],
+        proto=msg['proto'],
+        scope=msg['scope'],
+        type=msg['type'],
+        onlink=bool(msg['flags'] & RTNH_F_ONLINK),
+        priority=msg.get_attr('RTA_PRIORITY'),
+    )
+
+
+def neigh_dict(msg):
+    """Plain dict of an RTM_NEWNEIGH message of the ARP/NDP tables."""
+    lladdr = msg.get_attr('NDA_LLADDR')
+    return dict(
+        index=msg['ifindex'],
+        family=6 if msg['family'] == socket.AF_INET6 else 4,
+        dst=msg.get_attr('NDA_DST'),
+        lladdr=lladdr.lower() if lladdr else None,
+        state=msg['state'],
+        permanent=bool(msg['state'] & NUD_PERMANENT),
+        flags=msg['flags'],
+    )
+
+
+def fdb_dict(msg):
+    """Plain dict of an AF_BRIDGE RTM_NEWNEIGH message (a forwarding database entry).
+
+    ``self`` is true for entries of the device itself (a VXLAN device's
+    remote destinations), false for entries of a bridge master; ``dst`` is
+    the remote underlay address of a VXLAN entry (None for a bridge's).
+    """
+    lladdr = msg.get_attr('NDA_LLADDR')
+    return dict(
+        index=msg['ifindex'],
+        lladdr=lladdr.lower() if lladdr else None,
+        dst=msg.get_attr('NDA_DST'),
+        state=msg['state'],
+        permanent=bool(msg['state'] & NUD_PERMANENT),
+        self=bool(msg['flags'] & NTF_SELF),
+        master=msg.get_attr('NDA_MASTER'),
+    )
+
 
 def link_dict(msg):
     """Plain dict of the attributes cni.node reads from an RTM_NEWLINK message."""
@@ -171,6 +329,25 @@ def link_dict(msg):
         max_mtu=msg.get_attr('IFLA_MAX_MTU'),
         br_stp_state=_info_data(info, 'IFLA_BR_STP_STATE') if kind == 'bridge' else None,
         br_vlan_filtering=_info_data(info, 'IFLA_BR_VLAN_FILTERING') if kind == 'bridge' else None,
+        link=msg.get_attr('IFLA_LINK'),
+        link_netnsid=msg.get_attr('IFLA_LINK_NETNSID'),
+        vxlan=_vxlan_data(info) if kind == 'vxlan' else None,
+    )
+
+
+def _vxlan_data(info):
+    """The VXLAN attributes cni_vxlan manages (id, local, link, port, learning, gbp)."""
+    data = info.get_attr('IFLA_INFO_DATA')
+    if data is None or not hasattr(data, 'get_attr'):
+        return {}
+    names = [item[0] for item in data.get('attrs', ())]
+    return dict(
+        id=data.get_attr('IFLA_VXLAN_ID'),
+        local=data.get_attr('IFLA_VXLAN_LOCAL') or data.get_attr('IFLA_VXLAN_LOCAL6'),
+        link=data.get_attr('IFLA_VXLAN_LINK'),
+        port=data.get_attr('IFLA_VXLAN_PORT'),
+        learning=bool(data.get_attr('IFLA_VXLAN_LEARNING')),
+        gbp='IFLA_VXLAN_GBP' in names,
     )
 
 
