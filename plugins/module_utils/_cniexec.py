@@ -17,6 +17,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
@@ -86,27 +87,54 @@ def _owner_problems(what, st):
     return out
 
 
+class Invocation(object):
+    """What one plugin run gave: exit code, raw and parsed stdout, stderr, duration in seconds."""
+
+    def __init__(self, path, command, env, stdin, returncode, stdout, stderr, duration):
+        self.path = path
+        self.command = command
+        self.env = env
+        self.stdin = stdin
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.duration = duration
+        try:
+            self.answer = json.loads(stdout) if stdout.strip() else None
+        except ValueError:
+            self.answer = None
+
+
+def execute(path, command, stdin, env=None, timeout=DEFAULT_TIMEOUT):
+    """Run a plugin with ``stdin`` (bytes) and a minimal environment; an ``Invocation``.
+
+    ``env`` adds CNI_* variables; the plugin never gets the caller's
+    environment. A plugin still running after ``timeout`` seconds is killed
+    and a ``PluginError`` raised.
+    """
+    full_env = {'PATH': _SAFE_PATH, 'CNI_COMMAND': command}
+    full_env.update(env or {})
+    started = time.monotonic()
+    try:
+        proc = subprocess.run([path], input=stdin, env=full_env, cwd='/', stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise PluginError('%s did not answer %s within %s s (killed)' % (path, command, timeout), plugin=path,
+                          timeout=timeout)
+    except OSError as exc:
+        raise PluginError('cannot run %s: %s' % (path, os.strerror(exc.errno) if exc.errno else exc), plugin=path)
+    return Invocation(path, command, full_env, stdin, proc.returncode, proc.stdout.decode('utf-8', 'replace'),
+                      proc.stderr.decode('utf-8', 'replace'), time.monotonic() - started)
+
+
 def run_plugin(path, command, config, env=None, timeout=DEFAULT_TIMEOUT):
     """Run a plugin: (returncode, parsed JSON answer or None, stderr text).
 
     ``config`` is the object sent on stdin. ``env`` adds CNI_* variables; the
     plugin gets a minimal environment, never the caller's.
     """
-    full_env = {'PATH': _SAFE_PATH, 'CNI_COMMAND': command}
-    full_env.update(env or {})
-    try:
-        proc = subprocess.run([path], input=json.dumps(config).encode('utf-8'), env=full_env, cwd='/',
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise PluginError('%s did not answer %s within %s s' % (path, command, timeout), plugin=path)
-    except OSError as exc:
-        raise PluginError('cannot run %s: %s' % (path, os.strerror(exc.errno) if exc.errno else exc), plugin=path)
-    out = proc.stdout.decode('utf-8', 'replace').strip()
-    try:
-        answer = json.loads(out) if out else None
-    except ValueError:
-        answer = None
-    return proc.returncode, answer, proc.stderr.decode('utf-8', 'replace').strip()
+    inv = execute(path, command, json.dumps(config).encode('utf-8'), env=env, timeout=timeout)
+    return inv.returncode, inv.answer, inv.stderr.strip()
 
 
 def versions(path, timeout=DEFAULT_TIMEOUT, probe_version='1.1.0'):
