@@ -121,7 +121,7 @@ class Spec(object):
         self.netns = netns
 
 
-def _managed(addresses, wanted):
+def managed_addresses(addresses, wanted):
     """Addresses that count: kernel-made IPv6 link-local ones only when listed."""
     wanted = set(wanted or ())
     out = []
@@ -158,7 +158,7 @@ def read(nl, name, wanted_addresses=None):
         up=link['up'],
         stp=bool(link['br_stp_state']),
         vlan_filtering=bool(link['br_vlan_filtering']),
-        addresses=_managed(addrs, wanted_addresses),
+        addresses=managed_addresses(addrs, wanted_addresses),
         max_mtu=link.get('max_mtu'),
     )
 

@@ -1,0 +1,712 @@
+# -*- coding: utf-8 -*-
+# Copyright: cni.node contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cni_vxlan core: a VXLAN device and all its static peers in one pass.
+
+``Spec`` checks and normalises the arguments (nothing is read before they are
+valid). ``read`` takes the actual state from one dump per object kind
+(links, addresses, routes, neighbours, forwarding database). ``plan``
+compares and returns the exact list of steps with a ``Changes`` record;
+``apply`` runs them and undoes the run's steps when the kernel refuses one.
+
+Per peer, in L3 mode (no ``master``, as flannel's vxlan backend):
+
+- route ``<subnet> via <vtep address> dev <vxlan> onlink`` (protocol
+  ``RTPROT_CNI_NODE``), where the vtep address is the network address of
+  the peer's subnet;
+- permanent neighbour ``<vtep address> lladdr <vtep mac>`` on the device;
+- FDB entry ``<vtep mac> dst <remote>`` on the device.
+
+With ``direct_routing`` a peer whose underlay address is on the local
+underlay subnet gets only ``<subnet> via <remote> dev <underlay>`` instead.
+In L2 mode (``master`` set) each peer is one FDB flood entry
+``00:00:00:00:00:00 dst <remote>``.
+
+Ownership, for purging: routes are ours when they carry our protocol number
+and leave through the VXLAN device or the underlay device; neighbours and
+FDB entries are ours when they are permanent and on the VXLAN device (the
+module owns the device). Anything else is never touched.
+
+No Ansible here; pyroute2 only through ``_netlink``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.cni.node.plugins.module_utils import _overlay
+from ansible_collections.cni.node.plugins.module_utils._bridge import (
+    check_addresses,
+    check_mac,
+    check_name,
+    managed_addresses,
+)
+from ansible_collections.cni.node.plugins.module_utils._errors import (
+    CniNodeError,
+    KernelRefused,
+    ParameterError,
+)
+from ansible_collections.cni.node.plugins.module_utils._result import Changes
+
+RTPROT_CNI_NODE = 152   # protocol number of the routes cni_vxlan creates (ip route ... proto 152)
+DEFAULT_PORT = 4789
+MAX_VNI = 16777215
+MIN_MTU = 68
+MAX_MTU = 65535
+ZERO_MAC = '00:00:00:00:00:00'
+RECREATE = ('vni', 'port', 'local', 'dev', 'gbp')
+
+
+def _text(value):
+    return u'%s' % (value,)
+
+
+def _int(value, param, low, high, what):
+    if isinstance(value, bool):
+        value = None
+    try:
+        number = int(_text(value).strip())
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise ParameterError('%s %r is out of range: %s takes %d to %d' % (param, value, what, low, high),
+                             param=param)
+    return number
+
+
+class Peer(object):
+    """One normalised peer: remote underlay address, subnet (L3), vtep mac and address."""
+
+    def __init__(self, index, item, family, l2_mode):
+        where = 'peers[%d]' % index
+        if not isinstance(item, dict):
+            raise ParameterError('%s: %r is not a dict with remote, subnet and vtep_mac' % (where, item),
+                                 param='peers')
+        unknown = sorted(set(item) - set(('remote', 'subnet', 'vtep_mac')))
+        if unknown:
+            raise ParameterError('%s: unknown key(s) %s; valid keys are remote, subnet, vtep_mac'
+                                 % (where, ', '.join(unknown)), param='peers')
+        if item.get('remote') in (None, ''):
+            raise ParameterError('%s.remote is required: the peer\'s underlay address' % where, param='peers')
+        self.remote = _overlay.underlay_address(item['remote'], '%s.remote' % where)
+        if self.remote.version != family:
+            raise ParameterError('%s.remote %s is IPv%d but the local underlay address is IPv%d: one VXLAN '
+                                 'device has one underlay family' % (where, self.remote, self.remote.version,
+                                                                     family), param='peers')
+        mac = item.get('vtep_mac')
+        if mac in (None, '', 'auto'):
+            self.vtep_mac = _overlay.vtep_mac(self.remote)
+        else:
+            try:
+                self.vtep_mac = check_mac(mac)
+            except ParameterError as exc:
+                raise ParameterError('%s.vtep_mac: %s' % (where, exc.msg.split(' ', 1)[1]), param='peers')
+        subnet = item.get('subnet')
+        self.subnet = None
+        self.vtep_address = None
+        if l2_mode:
+            if subnet not in (None, ''):
+                raise ParameterError('%s.subnet: subnets are for L3 mode; with master set (L2 mode) a peer is '
+                                     'only its remote' % where, param='peers')
+            return
+        if subnet in (None, ''):
+            raise ParameterError('%s.subnet is required in L3 mode (no master): the peer\'s pod subnet, '
+                                 'e.g. 10.244.2.0/24' % where, param='peers')
+        try:
+            net = ipaddress.ip_network(_text(subnet).strip())
+        except ValueError as exc:
+            raise ParameterError('%s.subnet %r is not a valid CIDR network (%s)' % (where, subnet, exc),
+                                 param='peers')
+        self.subnet = net
+        self.vtep_address = net.network_address
+
+
+def _check_peers(peers, local, l2_mode):
+    if peers is None:
+        return None
+    if not isinstance(peers, (list, tuple)):
+        raise ParameterError('peers must be a list of {remote, subnet, vtep_mac}', param='peers')
+    out = []
+    seen_remote, seen_subnet = {}, {}
+    for i, item in enumerate(peers):
+        peer = Peer(i, item, local.version, l2_mode)
+        if peer.remote == local:
+            raise ParameterError('peers[%d].remote %s is this node\'s own underlay address (local): list only '
+                                 'the other nodes' % (i, peer.remote), param='peers')
+        if peer.remote in seen_remote:
+            raise ParameterError('peers[%d] and peers[%d] have the same remote %s'
+                                 % (seen_remote[peer.remote], i, peer.remote), param='peers')
+        seen_remote[peer.remote] = i
+        if peer.subnet is not None:
+            for other, j in seen_subnet.items():
+                if other.version == peer.subnet.version and other.overlaps(peer.subnet):
+                    raise ParameterError('peers[%d].subnet %s overlaps peers[%d].subnet %s'
+                                         % (i, peer.subnet, j, other), param='peers')
+            seen_subnet[peer.subnet] = i
+        out.append(peer)
+    return out
+
+
+class Spec(object):
+    """Validated arguments of cni_vxlan (the parts that need no kernel state)."""
+
+    def __init__(self, name, state='present', vni=None, port=DEFAULT_PORT, dev=None, local=None, mtu='auto',
+                 learning=False, gbp=False, mac='auto', addresses=None, master=None, peers=None,
+                 direct_routing=False, purge_peers=False, netns=None):
+        if state not in ('present', 'absent'):
+            raise ParameterError('state %r: use present or absent' % (state,), param='state')
+        self.name = check_name(name)
+        self.state = state
+        self.netns = netns
+        self.purge_peers = bool(purge_peers)
+        self.direct_routing = bool(direct_routing)
+        self.dev = check_name(dev) if dev not in (None, '') else None
+        if self.dev is not None and self.dev == self.name:
+            raise ParameterError('dev %r is the VXLAN device itself: name the underlay link' % dev, param='dev')
+        self.local = _overlay.underlay_address(local, 'local') if local not in (None, '') else None
+        self.master = check_name(master) if master not in (None, '') else None
+        if self.master is not None and self.master == self.name:
+            raise ParameterError('master %r is the VXLAN device itself: name a bridge' % master, param='master')
+        if state == 'absent':
+            return
+        if vni is None:
+            raise ParameterError('vni is required with state=present: the VXLAN network identifier, 1 to %d'
+                                 % MAX_VNI, param='vni')
+        self.vni = _int(vni, 'vni', 1, MAX_VNI, 'a VXLAN network identifier')
+        self.port = _int(DEFAULT_PORT if port is None else port, 'port', 1, 65535, 'a UDP port')
+        if self.dev is None and self.local is None:
+            raise ParameterError('dev or local is required: the underlay link or the local underlay address',
+                                 param='dev')
+        if mtu in (None, '', 'auto'):
+            self.mtu = 'auto'
+        else:
+            self.mtu = _int(mtu, 'mtu', MIN_MTU, MAX_MTU, "a link's MTU ('auto' or a number)")
+        self.learning = bool(learning)
+        self.gbp = bool(gbp)
+        self.mac = 'auto' if mac in (None, '', 'auto') else check_mac(mac)
+        self.addresses = check_addresses(addresses)
+        if self.master is not None and self.direct_routing:
+            raise ParameterError('direct_routing is for L3 mode: with master set (L2 mode) peers are reached '
+                                 'through the bridge', param='direct_routing')
+        self.peers_raw = peers
+        self.peers = None   # resolved with the local address (see resolve)
+
+    @property
+    def l2_mode(self):
+        return self.master is not None
+
+
+class Underlay(object):
+    """The local underlay: address, link (may be None), its MTU and subnet."""
+
+    def __init__(self, local, link, network):
+        self.local = local
+        self.link = link
+        self.network = network
+
+    @property
+    def family(self):
+        return 'ipv%d' % self.local.version
+
+
+def resolve_underlay(spec, links, addresses):
+    """Local underlay address and link from ``dev``/``local`` and the dumps; raises ParameterError."""
+    by_name = dict((l['name'], l) for l in links)
+    by_index = dict((l['index'], l) for l in links)
+    dev = None
+    if spec.dev is not None:
+        dev = by_name.get(spec.dev)
+        if dev is None:
+            raise ParameterError('dev: there is no link called %r%s' % (
+                spec.dev, ' in network namespace %r' % spec.netns if spec.netns else ''), param='dev')
+    candidates = []
+    for a in addresses:
+        if a['scope'] != 0:
+            continue
+        iface = ipaddress.ip_interface(u'%s/%d' % (a['address'], a['prefixlen']))
+        candidates.append((a['index'], iface))
+    if spec.local is not None:
+        local = spec.local
+        owners = [(idx, iface) for idx, iface in candidates if iface.ip == local]
+        if dev is not None:
+            network = next((iface.network for idx, iface in owners if idx == dev['index']), None)
+            if network is None and owners:
+                network = owners[0][1].network
+            return Underlay(local, dev, network)
+        if owners:
+            return Underlay(local, by_index.get(owners[0][0]), owners[0][1].network)
+        return Underlay(local, None, None)
+    on_dev = [iface for idx, iface in candidates if idx == dev['index']]
+    for version in (4, 6):
+        for iface in on_dev:
+            if iface.version == version:
+                return Underlay(iface.ip, dev, iface.network)
+    raise ParameterError('dev: link %r has no global IPv4 or IPv6 address to use as the local underlay address; '
+                         'give local' % spec.dev, param='dev')
+
+
+def _route_text(route):
+    if route is None:
+        return None
+    text = u'via %s dev %s' % (route['gateway'], route['dev'])
+    return text + ' onlink' if route.get('onlink') else text
+
+
+class Desired(object):
+    """What the device and its peers should look like, given the underlay."""
+
+    def __init__(self, spec, underlay, links):
+        self.spec = spec
+        self.underlay = underlay
+        family = underlay.family
+        if spec.mtu == 'auto':
+            if underlay.link is None:
+                raise ParameterError("mtu 'auto' needs the underlay link: local %s is on no link here; give dev "
+                                     "or a number" % underlay.local, param='mtu')
+            self.mtu = _overlay.vxlan_mtu(underlay.link['mtu'], family)
+        else:
+            self.mtu = spec.mtu
+            if underlay.link is not None:
+                limit = underlay.link['mtu'] - _overlay.VXLAN_OVERHEAD[family]
+                if self.mtu > limit:
+                    raise ParameterError('mtu %d is above what a VXLAN over %s can carry: %d (the link\'s MTU %d '
+                                         'minus %d bytes of %s encapsulation)' % (
+                                             self.mtu, underlay.link['name'], limit, underlay.link['mtu'],
+                                             _overlay.VXLAN_OVERHEAD[family], family), param='mtu')
+        self.mac = _overlay.vtep_mac(underlay.local) if spec.mac == 'auto' else spec.mac
+        self.link_index = underlay.link['index'] if (spec.dev is not None) else None
+        if spec.master is not None:
+            master = dict((l['name'], l) for l in links).get(spec.master)
+            if master is None:
+                raise ParameterError('master: there is no bridge called %r' % spec.master, param='master')
+            if master['kind'] != 'bridge':
+                raise ParameterError('master: %r is a %s, not a bridge' % (spec.master, master['kind'] or 'link'),
+                                     param='master')
+            self.master_index = master['index']
+        else:
+            self.master_index = None
+        self.peers = _check_peers(spec.peers_raw, underlay.local, spec.l2_mode)
+        if spec.direct_routing and underlay.link is None:
+            raise ParameterError('direct_routing needs the underlay link and subnet: local %s is on no link here'
+                                 % underlay.local, param='direct_routing')
+        self.routes = {}      # dst -> {gateway, dev, onlink}
+        self.neighbours = {}  # ip -> mac
+        self.fdb = set()      # (mac, remote)
+        self.direct = set()   # remotes routed directly
+        for peer in self.peers or ():
+            remote = peer.remote.compressed
+            if spec.l2_mode:
+                self.fdb.add((ZERO_MAC, remote))
+                continue
+            dst = peer.subnet.with_prefixlen
+            if spec.direct_routing and underlay.network is not None and peer.remote in underlay.network:
+                self.direct.add(remote)
+                self.routes[dst] = dict(gateway=remote, dev=underlay.link['name'], onlink=False)
+                continue
+            vtep = peer.vtep_address.compressed
+            self.routes[dst] = dict(gateway=vtep, dev=spec.name, onlink=True)
+            self.neighbours[vtep] = peer.vtep_mac
+            self.fdb.add((peer.vtep_mac, remote))
+        self.peer_remotes = set(p.remote.compressed for p in self.peers or ())
+        self.peer_macs = set(p.vtep_mac for p in self.peers or ())
+
+
+def read(nl, spec):
+    """Actual state: one dump per object kind. Returns (links, addresses, device dict or None, peer tables)."""
+    links = nl.links()
+    addresses = nl.addresses()
+    device = None
+    for link in links:
+        if link['name'] == spec.name:
+            device = link
+    if device is not None and device['kind'] != 'vxlan':
+        raise ParameterError('name: a link called %r exists already and is %s, not a VXLAN device; the module '
+                             'does not replace it' % (spec.name, 'a %s' % device['kind'] if device['kind']
+                                                      else 'of no kind (a physical device?)'),
+                             param='name', kind=device['kind'])
+    return links, addresses, device
+
+
+def peer_tables(nl, device, links, underlay_index):
+    """Routes, neighbours and FDB entries owned by the module (see the module docstring)."""
+    names = dict((l['index'], l['name']) for l in links)
+    tables = dict(routes={}, neighbours={}, fdb=set(), foreign_routes={})
+    index = device['index'] if device is not None else None
+    for r in nl.routes():
+        if r['oif'] is None or r['oif'] not in (index, underlay_index):
+            # Routes elsewhere matter only as obstacles (a dst we need, taken).
+            tables['foreign_routes'].setdefault(r['dst'], r)
+            continue
+        if r['proto'] == RTPROT_CNI_NODE and r['gateway'] is not None:
+            tables['routes'][r['dst']] = dict(gateway=r['gateway'], dev=names.get(r['oif'], r['oif']),
+                                              onlink=r['onlink'], oif=r['oif'])
+        else:
+            tables['foreign_routes'].setdefault(r['dst'], r)
+    if index is None:
+        return tables
+    for n in nl.neighbours():
+        if n['index'] == index and n['permanent'] and n['dst'] and n['lladdr']:
+            tables['neighbours'][ipaddress.ip_address(n['dst']).compressed] = n['lladdr']
+    for f in nl.fdb():
+        if f['index'] == index and f['self'] and f['permanent'] and f['dst'] and f['lladdr']:
+            tables['fdb'].add((f['lladdr'], ipaddress.ip_address(f['dst']).compressed))
+    return tables
+
+
+def device_state(device, links, addresses, wanted_addresses=None):
+    """The device as the user sees it (names, not indexes)."""
+    if device is None:
+        return None
+    names = dict((l['index'], l['name']) for l in links)
+    vx = device.get('vxlan') or {}
+    local = vx.get('local')
+    return dict(
+        name=device['name'],
+        index=device['index'],
+        vni=vx.get('id'),
+        port=vx.get('port'),
+        local=ipaddress.ip_address(local).compressed if local else None,
+        dev=names.get(vx.get('link')) if vx.get('link') else None,
+        learning=vx.get('learning'),
+        gbp=vx.get('gbp'),
+        mtu=device['mtu'],
+        mac=(device['address'] or '').lower() or None,
+        master=names.get(device['master']) if device['master'] else None,
+        up=device['up'],
+        addresses=managed_addresses([a for a in addresses if a['index'] == device['index']], wanted_addresses),
+    )
+
+
+class Step(object):
+    """One adapter call, the argument it is about, and the call that undoes it (or None)."""
+
+    def __init__(self, param, method, args, kwargs, undo=None):
+        self.param = param
+        self.method = method
+        self.args = args
+        self.kwargs = kwargs
+        self.undo = undo    # (method, kwargs) with the same arguments, or (method, args, kwargs)
+
+    def run(self, nl, index_of):
+        args = [index_of(a) for a in self.args]
+        return getattr(nl, self.method)(*args, **self.kwargs)
+
+
+class Plan(object):
+    def __init__(self, spec):
+        self.spec = spec
+        self.changes = Changes()
+        self.delete = None          # index of the device to delete first
+        self.create = None          # link_add kwargs
+        self.recreate = []          # attributes that force re-creation
+        self.steps = []
+        self.stale = []             # entries of unlisted peers, kept (purge_peers false)
+        self.actual = None
+        self.desired = None
+
+
+DEVICE = object()   # placeholder for the device's index in step arguments (known after creation)
+
+
+def plan(spec, nl):
+    """Read the actual state and compare; the returned Plan's changes are exactly what ``apply`` does."""
+    p = Plan(spec)
+    links, addresses, device = read(nl, spec)
+    path = u'vxlan/%s' % spec.name
+    actual = device_state(device, links, addresses, getattr(spec, 'addresses', None))
+    p.actual = actual
+    if spec.state == 'absent':
+        if device is not None:
+            p.changes.add(path, 'present', 'absent')
+            p.delete = device['index']
+        return p
+    underlay = resolve_underlay(spec, links, addresses)
+    want = Desired(spec, underlay, links)
+    p.desired = want
+    ul_index = underlay.link['index'] if underlay.link is not None else None
+    tables = peer_tables(nl, device, links, ul_index)
+    wanted_attrs = dict(vni=spec.vni, port=spec.port, local=underlay.local.compressed,
+                        dev=underlay.link['name'] if spec.dev is not None else None, gbp=spec.gbp)
+    if device is not None:
+        p.recreate = [k for k in RECREATE if actual[k] != wanted_attrs[k]]
+    fresh = device is None or bool(p.recreate)
+    if device is None:
+        p.changes.add(path, 'absent', 'present')
+    elif p.recreate:
+        for k in p.recreate:
+            p.changes.add(u'%s/%s' % (path, k), actual[k], wanted_attrs[k])
+        p.changes.add(path + '/recreate', [], list(p.recreate))
+        p.delete = device['index']
+    if fresh:
+        create = dict(vxlan_id=spec.vni, vxlan_port=spec.port, vxlan_learning=int(spec.learning),
+                      mtu=want.mtu, address=want.mac)
+        create['vxlan_local' if underlay.local.version == 4 else 'vxlan_local6'] = underlay.local.compressed
+        if want.link_index is not None:
+            create['vxlan_link'] = want.link_index
+        if spec.gbp:
+            create['vxlan_gbp'] = True
+        p.create = create
+        before = dict(mtu=None, mac=None, learning=None, master=None, addresses=[], up=False)
+    else:
+        before = actual
+    if p.recreate:
+        # What changes is told against the device as it is (values), the
+        # steps are made for the new device (everything added again).
+        told = _View(spec, p.changes)
+        _device_steps(told, path, actual, want, False)
+        _peer_steps(told, path, tables, want, underlay, False, ul_index)
+        work = _View(spec, Changes())
+        _device_steps(work, path, before, want, True)
+        _peer_steps(work, path, tables, want, underlay, True, ul_index)
+        p.steps, p.stale = work.steps, told.stale
+        return p
+    view = _View(spec, p.changes)
+    _device_steps(view, path, before, want, fresh)
+    _peer_steps(view, path, tables, want, underlay, fresh, ul_index)
+    p.steps, p.stale = view.steps, view.stale
+    return p
+
+
+class _View(object):
+    """Where the planners record: the changes told, the steps to run, stale entries kept."""
+
+    def __init__(self, spec, changes):
+        self.spec = spec
+        self.changes = changes
+        self.steps = []
+        self.stale = []
+
+
+def _device_steps(v, path, before, want, fresh):
+    spec = v.spec
+    if v.changes.add(path + '/mtu', before['mtu'], want.mtu) and not fresh:
+        v.steps.append(Step('mtu', 'link_set', ['setting mtu %d on %s' % (want.mtu, spec.name), DEVICE],
+                            dict(mtu=want.mtu), undo=('link_set', dict(mtu=before['mtu']))))
+    if v.changes.add(path + '/mac', before['mac'], want.mac) and not fresh:
+        v.steps.append(Step('mac', 'link_set', ['setting mac %s on %s' % (want.mac, spec.name), DEVICE],
+                            dict(address=want.mac), undo=('link_set', dict(address=before['mac']))))
+    if v.changes.add(path + '/learning', before['learning'], spec.learning) and not fresh:
+        v.steps.append(Step('learning', 'link_set', ['setting learning %s on %s' % (spec.learning, spec.name),
+                                                     DEVICE],
+                            dict(kind='vxlan', vxlan_learning=int(spec.learning)),
+                            undo=('link_set', dict(kind='vxlan', vxlan_learning=int(bool(before['learning']))))))
+    if v.changes.add(path + '/master', before['master'], spec.master):
+        v.steps.append(Step('master', 'link_set', ['%s %s' % ('enslaving to' if spec.master else 'releasing from',
+                                                                spec.master or before['master']) + ' ' + spec.name,
+                                                     DEVICE],
+                            dict(master=want.master_index or 0)))
+    if spec.addresses is not None and v.changes.add(path + '/addresses', before['addresses'], spec.addresses):
+        for cidr in before['addresses']:
+            if cidr not in spec.addresses:
+                iface = ipaddress.ip_interface(cidr)
+                v.steps.append(Step('addresses', 'addr_del', ['removing address %s from %s' % (cidr, spec.name),
+                                                              DEVICE, iface.ip.compressed,
+                                                              iface.network.prefixlen], {},
+                                    undo=('addr_add', {})))
+        for cidr in spec.addresses:
+            if cidr not in before['addresses']:
+                iface = ipaddress.ip_interface(cidr)
+                v.steps.append(Step('addresses', 'addr_add', ['adding address %s to %s' % (cidr, spec.name),
+                                                              DEVICE, iface.ip.compressed,
+                                                              iface.network.prefixlen], {},
+                                    undo=('addr_del', {})))
+    if v.changes.add(path + '/up', before['up'], True):
+        v.steps.append(Step('up', 'link_set', ['setting %s up' % spec.name, DEVICE], dict(state='up'),
+                            undo=('link_set', dict(state='down'))))
+
+
+def _peer_steps(v, path, tables, want, underlay, fresh, ul_index):
+    spec = v.spec
+    if want.peers is None:
+        return
+    have_routes = {} if fresh else dict(tables['routes'])
+    if fresh:
+        # The device's own routes go with it; direct routes via the underlay stay.
+        have_routes = dict((d, r) for d, r in tables['routes'].items() if r['oif'] == ul_index)
+    have_neigh = {} if fresh else tables['neighbours']
+    have_fdb = set() if fresh else tables['fdb']
+
+    adds, dels = [], []
+    # Routes.
+    for dst, route in sorted(have_routes.items()):
+        wanted = want.routes.get(dst)
+        if wanted is not None and all(route[k] == wanted[k] for k in ('gateway', 'dev', 'onlink')):
+            continue
+        if wanted is None and not spec.purge_peers:
+            v.stale.append(dict(kind='route', dst=dst, route=_route_text(route)))
+            continue
+        if wanted is None:
+            v.changes.add(u'%s/routes/%s' % (path, dst), _route_text(route), None)
+        dels.append(Step('peers', 'route_del', ['removing route %s %s' % (dst, _route_text(route)), dst,
+                                                route['oif']],
+                         dict(gateway=route['gateway'], onlink=route['onlink'], proto=RTPROT_CNI_NODE),
+                         undo=('route_add', dict(gateway=route['gateway'], onlink=route['onlink'],
+                                                 proto=RTPROT_CNI_NODE))))
+    for dst, wanted in sorted(want.routes.items()):
+        have = have_routes.get(dst)
+        if have is not None and all(have[k] == wanted[k] for k in ('gateway', 'dev', 'onlink')):
+            continue
+        foreign = tables['foreign_routes'].get(dst)
+        if foreign is not None and have is None:
+            raise ParameterError('peers: a route to %s exists that cni.node did not create (protocol %s, via %s, '
+                                 'link index %s); remove it or leave this subnet out'
+                                 % (dst, foreign['proto'], foreign['gateway'], foreign['oif']), param='peers')
+        v.changes.add(u'%s/routes/%s' % (path, dst), _route_text(have), _route_text(wanted))
+        oif = DEVICE if wanted['dev'] == spec.name else ul_index
+        adds.append(Step('peers', 'route_add', ['adding route %s %s' % (dst, _route_text(wanted)), dst, oif],
+                         dict(gateway=wanted['gateway'], onlink=wanted['onlink'], proto=RTPROT_CNI_NODE),
+                         undo=('route_del', dict(gateway=wanted['gateway'], onlink=wanted['onlink'],
+                                                 proto=RTPROT_CNI_NODE))))
+    # Neighbours.
+    for ip, mac in sorted(have_neigh.items()):
+        wanted = want.neighbours.get(ip)
+        if wanted == mac:
+            continue
+        if wanted is None and not spec.purge_peers:
+            v.stale.append(dict(kind='neighbour', dst=ip, lladdr=mac))
+            continue
+        if wanted is None:
+            v.changes.add(u'%s/neighbours/%s' % (path, ip), mac, None)
+            dels.append(Step('peers', 'neigh_del', ['removing neighbour %s' % ip, DEVICE, ip], {},
+                                 undo=('neigh_set', ['undo', DEVICE, ip, mac], {})))
+    for ip, mac in sorted(want.neighbours.items()):
+        if have_neigh.get(ip) == mac:
+            continue
+        v.changes.add(u'%s/neighbours/%s' % (path, ip), have_neigh.get(ip), mac)
+        adds.append(Step('peers', 'neigh_set', ['setting neighbour %s lladdr %s' % (ip, mac), DEVICE, ip, mac], {},
+                         undo=('neigh_del', ['undo', DEVICE, ip], {}) if have_neigh.get(ip) is None else None))
+    # Forwarding database.
+    for mac, remote in sorted(have_fdb - want.fdb):
+        listed = mac in want.peer_macs or remote in want.peer_remotes
+        if not listed and not spec.purge_peers:
+            v.stale.append(dict(kind='fdb', lladdr=mac, dst=remote))
+            continue
+        v.changes.add(u'%s/fdb/%s/%s' % (path, mac, remote), 'present', 'absent')
+        dels.append(Step('peers', 'fdb_del', ['removing fdb entry %s dst %s' % (mac, remote), DEVICE, mac, remote],
+                         {}, undo=('fdb_add', dict(append=True))))
+    for mac, remote in sorted(want.fdb - have_fdb):
+        v.changes.add(u'%s/fdb/%s/%s' % (path, mac, remote), 'absent', 'present')
+        adds.append(Step('peers', 'fdb_add', ['adding fdb entry %s dst %s' % (mac, remote), DEVICE, mac, remote],
+                         dict(append=True), undo=('fdb_del', {})))
+    # Deletions first (a route moving between the tunnel and the underlay
+    # frees its destination), routes before neighbours before FDB entries;
+    # additions the other way round.
+    order = {'route_del': 0, 'neigh_del': 1, 'fdb_del': 2, 'fdb_add': 3, 'neigh_set': 4, 'route_add': 5}
+    v.steps.extend(sorted(dels, key=lambda s: order[s.method]))
+    v.steps.extend(sorted(adds, key=lambda s: order[s.method]))
+
+
+def apply(p, nl):
+    """Run the plan; when the kernel refuses a step, undo the run's steps and raise naming the argument."""
+    spec = p.spec
+    if spec.state == 'absent':
+        if p.delete is not None:
+            nl.link_del('deleting VXLAN device %s' % spec.name, p.delete)
+        return
+    created = None
+    done = []
+    state = {'index': p.actual['index'] if p.actual else None}
+
+    def index_of(arg):
+        return state['index'] if arg is DEVICE else arg
+
+    try:
+        if p.delete is not None:
+            _tag(lambda: nl.link_del('deleting VXLAN device %s to re-create it (%s changed)'
+                                     % (spec.name, ', '.join(p.recreate)), p.delete), p.recreate[0])
+        if p.create is not None:
+            _tag(lambda: nl.link_add('creating VXLAN device %s' % spec.name, spec.name, 'vxlan', **p.create),
+                 _create_param(p.create))
+            link = nl.link(spec.name)
+            if link is None:
+                raise KernelRefused('creating VXLAN device %s: the kernel reported success but the link is '
+                                    'missing' % spec.name, param='name')
+            created = state['index'] = link['index']
+        for step in p.steps:
+            _tag(lambda s=step: s.run(nl, index_of), step.param)
+            done.append(step)
+    except CniNodeError:
+        _rollback(nl, done, created, index_of)
+        raise
+
+
+def _create_param(attrs):
+    return 'mtu' if 'mtu' in attrs else 'name'
+
+
+def _tag(fn, param):
+    try:
+        fn()
+    except CniNodeError as exc:
+        if not exc.param:
+            exc.param = param
+        exc.msg = u'%s: %s' % (param, exc.msg)
+        raise
+
+
+def _rollback(nl, done, created, index_of):
+    if created is not None:
+        try:
+            nl.link_del('removing VXLAN device again', created)
+        except CniNodeError:
+            pass
+        # Direct routes via the underlay may have been added: undo them too.
+        done = [s for s in done if s.method == 'route_add' and s.args[2] is not DEVICE]
+    for step in reversed(done):
+        if step.undo is None:
+            continue
+        if len(step.undo) == 3:
+            method, args, kwargs = step.undo
+        else:
+            (method, kwargs), args = step.undo, step.args
+        args = [index_of(a) for a in args]
+        args[0] = 'undoing: ' + step.args[0]
+        try:
+            getattr(nl, method)(*args, **kwargs)
+        except (CniNodeError, TypeError):
+            pass
+
+
+def public(p, after):
+    """What the module returns about the device and its peers."""
+    out = dict(vxlan=after)
+    if p.desired is not None and p.desired.peers is not None:
+        peers = []
+        for peer in p.desired.peers:
+            item = dict(remote=peer.remote.compressed, vtep_mac=peer.vtep_mac,
+                        subnet=peer.subnet.with_prefixlen if peer.subnet is not None else None,
+                        vtep_address=peer.vtep_address.compressed if peer.vtep_address is not None else None,
+                        direct=peer.remote.compressed in p.desired.direct)
+            peers.append(item)
+        out['peers'] = peers
+        out['mode'] = 'l2' if p.spec.l2_mode else 'l3'
+    out['stale'] = p.stale
+    out['recreated'] = list(p.recreate)
+    return out
+
+
+def _param_of(path):
+    parts = path.split('/')
+    if len(parts) < 3:
+        return 'name'
+    return 'peers' if parts[2] in ('routes', 'neighbours', 'fdb') else parts[2]
+
+
+def run(spec, netlink, check_mode=False):
+    """Read, plan and (unless check mode) apply and verify. Returns (plan, device state after)."""
+    with netlink(spec.netns) as nl:
+        p = plan(spec, nl)
+        if check_mode or not p.changes.changed:
+            return p, p.actual
+        apply(p, nl)
+        if spec.state == 'absent':
+            return p, None
+        left = plan(spec, nl)
+        if left.changes.changed:
+            raise KernelRefused('VXLAN device %s: the kernel did not keep what was set: %s'
+                                % (spec.name, ', '.join('%s is %r, not %r' % (d['path'], d['before'], d['after'])
+                                                        for d in left.changes.drift[:5])),
+                                param=_param_of(left.changes.drift[0]['path']))
+        return p, left.actual

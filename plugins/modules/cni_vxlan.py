@@ -1,0 +1,299 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cni.node contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: cni_vxlan
+short_description: A VXLAN device and all its static peers (routes, neighbours, FDB entries) in one call
+version_added: 0.1.0
+description:
+  - Creates, updates or removes a VXLAN device through netlink (pyroute2) and reconciles the entries of
+    all its peers in one call, from one dump per object kind (links, addresses, routes, neighbours,
+    forwarding database). No C(ip) or C(bridge) command is run.
+  - B(L3 mode) (no O(master)), as flannel's vxlan backend does it. Per peer one route
+    C(<subnet> via <vtep address> dev <name> onlink), one permanent neighbour
+    C(<vtep address> lladdr <vtep mac>) and one forwarding database entry C(<vtep mac> dst <remote>).
+    A peer's vtep address is the network address of its subnet (C(10.244.2.0) for C(10.244.2.0/24)); give
+    the device the network address of this node's subnet as C(/32) (or C(/128)) in O(addresses).
+  - B(L2 mode) (O(master) set). The device is a port of the bridge O(master) and each peer is one
+    forwarding database flood entry C(00:00:00:00:00:00 dst <remote>).
+  - Routes the module creates carry protocol number 152 (C(ip route show proto 152)). With O(purge_peers),
+    the routes, neighbours and forwarding database entries of peers no longer listed are removed. Routes of
+    other protocols and entries on other devices are never touched.
+  - VNI, port, local address, underlay device and GBP cannot be changed on a live device. When one of them
+    differs, the device is deleted and created again with all its peer entries; the diff and C(recreated)
+    say which attributes forced it.
+  - Every argument is checked before the first change. When the kernel refuses a change, the changes the
+    run made are undone and the task fails naming the argument.
+author:
+  - cni.node developers (!UNKNOWN)
+extends_documentation_fragment:
+  - cni.node.attributes
+  - cni.node.attributes.netns
+options:
+  name:
+    description:
+      - Name of the VXLAN device, at most 15 bytes. A link of another kind with this name is never touched.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the device and its peers, V(absent) deletes the device (with it go its
+        routes, neighbours and forwarding database entries; direct routes through the underlay stay, remove
+        them first with O(peers=[]) and O(purge_peers=true)).
+    type: str
+    choices: [present, absent]
+    default: present
+  vni:
+    description:
+      - VXLAN network identifier, 1 to 16777215. Required with O(state=present).
+    type: int
+  port:
+    description:
+      - UDP destination port, 1 to 65535.
+    type: int
+    default: 4789
+  dev:
+    description:
+      - The underlay link. Its first global IPv4 address (else IPv6) is the local address unless O(local) is
+        given; its MTU is the base of O(mtu=auto).
+      - One of O(dev) and O(local) is required with O(state=present).
+    type: str
+  local:
+    description:
+      - The local underlay address (the source of the tunnel packets). The base of O(mac=auto).
+    type: str
+  mtu:
+    description:
+      - MTU of the device, or V(auto) for the underlay link's MTU minus 50 (IPv4 underlay) or 70 (IPv6).
+      - A number larger than the underlay can carry is refused before anything changes.
+    type: str
+    default: auto
+  learning:
+    description:
+      - Learn remote MAC addresses from received packets. Off by default, as with static peers.
+    type: bool
+    default: false
+  gbp:
+    description:
+      - VXLAN Group Based Policy extension. Changing it re-creates the device.
+    type: bool
+    default: false
+  mac:
+    description:
+      - MAC address of the device, or V(auto) to derive it from the local underlay address with the same
+        function as the M(cni.node.vtep_mac) filter (C(0e:04:) and the four octets for IPv4). Every node
+        derives every peer's MAC the same way, so no peer holds a stale MAC after a rebuild.
+    type: str
+    default: auto
+  addresses:
+    description:
+      - The exact set of addresses of the device, in CIDR form. In L3 mode this is the network address of
+        the node's subnet as a host address, e.g. C(10.244.1.0/32). Left out, addresses are not managed.
+    type: list
+    elements: str
+  master:
+    description:
+      - A bridge to enslave the device to (L2 mode). Left out, the device is L3 mode and released from any
+        bridge.
+    type: str
+  peers:
+    description:
+      - All peers of this node (the other nodes), reconciled in one call. Left out, peer entries are not
+        managed; an empty list with O(purge_peers=true) removes all of them.
+    type: list
+    elements: dict
+    suboptions:
+      remote:
+        description:
+          - The peer's underlay address (same family as the local address).
+        type: str
+        required: true
+      subnet:
+        description:
+          - The peer's pod subnet in CIDR form. Required in L3 mode, not allowed in L2 mode.
+        type: str
+      vtep_mac:
+        description:
+          - The peer's VTEP MAC, or V(auto) (derived from O(peers[].remote) as O(mac=auto) does).
+        type: str
+        default: auto
+  direct_routing:
+    description:
+      - In L3 mode, a peer whose underlay address is on the local underlay subnet gets a plain route
+        C(<subnet> via <remote> dev <underlay>) instead of the tunnel (no neighbour or forwarding entry).
+    type: bool
+    default: false
+  purge_peers:
+    description:
+      - Remove the routes, neighbours and forwarding database entries of peers no longer listed. Without it
+        they are kept and returned in RV(stale).
+      - Routes of protocol 152 through the underlay device count as this module's direct routes; with two
+        VXLAN devices over one underlay device, use direct routing on one of them only.
+    type: bool
+    default: false
+notes:
+  - Runs on the managed node as root and needs pyroute2 (0.7.x, as packaged by Debian, or 0.9.x).
+  - Entries of listed peers that differ from what they should be (a neighbour with a wrong MAC, a forwarding
+    entry of a peer's MAC to a wrong remote) are always corrected.
+seealso:
+  - module: cni.node.cni_bridge
+  - module: cni.node.cni_ipam_pool
+    description: Gives each node its subnet; its results build O(peers).
+'''
+
+EXAMPLES = r'''
+- name: L3 overlay to two peers, like flannel's vxlan backend
+  cni.node.cni_vxlan:
+    name: vxlan0
+    vni: 1
+    dev: eth0
+    addresses: [10.244.1.0/32]
+    peers:
+      - {remote: 192.168.10.12, subnet: 10.244.2.0/24}
+      - {remote: 192.168.10.13, subnet: 10.244.3.0/24}
+    direct_routing: true
+    purge_peers: true
+
+- name: Every other node of an inventory group as a peer, subnets from cni_ipam_pool
+  cni.node.cni_vxlan:
+    name: vxlan0
+    vni: 1
+    dev: "{{ ansible_default_ipv4.interface }}"
+    addresses: ["{{ pool.members[inventory_hostname].subnets[0] | ansible.utils.ipaddr('network') }}/32"]
+    peers: >-
+      {{ groups['nodes'] | difference([inventory_hostname])
+         | map('extract', hostvars) | map(attribute='cni_peer') | list }}
+    purge_peers: true
+
+- name: L2 overlay, the device a port of bridge cni0
+  cni.node.cni_vxlan:
+    name: vxlan1
+    vni: 100
+    local: 192.168.10.11
+    master: cni0
+    peers:
+      - remote: 192.168.10.12
+      - remote: 192.168.10.13
+
+- name: Remove the device
+  cni.node.cni_vxlan:
+    name: vxlan0
+    state: absent
+'''
+
+RETURN = r'''
+drift:
+  description:
+    - One item per value that differs (in check mode, would differ). Peer entries read
+      C(vxlan/<name>/routes/<subnet>), C(vxlan/<name>/neighbours/<ip>) and C(vxlan/<name>/fdb/<mac>/<remote>).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {path: vxlan/vxlan0/mtu, before: 1500, after: 1450}
+    - {path: vxlan/vxlan0/routes/10.244.2.0/24, before: null, after: via 10.244.2.0 dev vxlan0 onlink}
+    - {path: vxlan/vxlan0/fdb/0e:04:c0:a8:0a:0c/192.168.10.12, before: absent, after: present}
+diff:
+  description: Before and after per area, for C(--diff).
+  returned: when diff mode is on
+  type: list
+  elements: dict
+vxlan:
+  description: The device after the run (in check mode, as it is now), or null when it does not exist.
+  returned: always
+  type: dict
+  sample:
+    name: vxlan0
+    index: 7
+    vni: 1
+    port: 4789
+    local: 192.168.10.11
+    dev: eth0
+    learning: false
+    gbp: false
+    mtu: 1450
+    mac: 0e:04:c0:a8:0a:0b
+    master: null
+    up: true
+    addresses: [10.244.1.0/32]
+peers:
+  description: The peers as programmed, with their derived vtep MAC and address and whether they are routed directly.
+  returned: when peers is given and state is present
+  type: list
+  elements: dict
+  sample:
+    - {remote: 192.168.10.12, subnet: 10.244.2.0/24, vtep_mac: 0e:04:c0:a8:0a:0c, vtep_address: 10.244.2.0,
+       direct: false}
+mode:
+  description: V(l3) or V(l2).
+  returned: when peers is given and state is present
+  type: str
+stale:
+  description: Entries of peers that are no longer listed, kept because O(purge_peers) is false.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: route, dst: 10.244.9.0/24, route: via 10.244.9.0 dev vxlan0 onlink}
+recreated:
+  description: The attributes that forced the device to be deleted and created again (empty when none).
+  returned: always
+  type: list
+  elements: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cni.node.plugins.module_utils import _vxlan
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            vni=dict(type='int'),
+            port=dict(type='int', default=4789),
+            dev=dict(type='str'),
+            local=dict(type='str'),
+            mtu=dict(type='str', default='auto'),
+            learning=dict(type='bool', default=False),
+            gbp=dict(type='bool', default=False),
+            mac=dict(type='str', default='auto'),
+            addresses=dict(type='list', elements='str'),
+            master=dict(type='str'),
+            peers=dict(type='list', elements='dict', options=dict(
+                remote=dict(type='str', required=True),
+                subnet=dict(type='str'),
+                vtep_mac=dict(type='str', default='auto'),
+            )),
+            direct_routing=dict(type='bool', default=False),
+            purge_peers=dict(type='bool', default=False),
+            netns=dict(type='str'),
+        ),
+        supports_check_mode=True,
+    )
+    args = module.params
+    try:
+        spec = _vxlan.Spec(
+            args['name'], state=args['state'], vni=args['vni'], port=args['port'], dev=args['dev'],
+            local=args['local'], mtu=args['mtu'], learning=args['learning'], gbp=args['gbp'], mac=args['mac'],
+            addresses=args['addresses'], master=args['master'], peers=args['peers'],
+            direct_routing=args['direct_routing'], purge_peers=args['purge_peers'], netns=args['netns'])
+        plan, after = _vxlan.run(spec, Netlink, check_mode=module.check_mode)
+    except CniNodeError as exc:
+        module.fail_json(**exc.to_fail_kwargs())
+    module.exit_json(**plan.changes.result(diff_mode=module._diff, **_vxlan.public(plan, after)))
+
+
+if __name__ == '__main__':
+    main()
