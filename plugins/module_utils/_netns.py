@@ -9,6 +9,11 @@ namespace for the duration of a ``with`` block (setns(2) through ctypes:
 Python 3.11 has no ``os.setns``) and always moves it back. Files under
 /proc/sys/net opened inside the block belong to the namespace.
 
+``status``, ``create`` and ``remove`` manage named namespaces exactly the
+way iproute2's ``ip netns add``/``del`` do (a bind mount of a namespace file
+onto /run/netns/NAME, /run/netns itself a shared mount point), with
+unshare(2), mount(2) and umount2(2) through ctypes: no command is run.
+
 Pure Python: no Ansible, no pyroute2.
 """
 
@@ -22,15 +27,23 @@ import errno
 import fcntl
 import os
 import stat
+import threading
 
 from ansible_collections.cni.node.plugins.module_utils._errors import (
+    CniNodeError,
+    KernelRefused,
     NamespaceNotFound,
+    ObjectExists,
     PermissionDenied,
 )
 
 NETNS_RUN_DIR = '/run/netns'
 CLONE_NEWNET = 0x40000000
 NS_GET_NSTYPE = 0xB703
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_SHARED = 0x100000
+MNT_DETACH = 0x2
 
 _libc = None
 
@@ -111,6 +124,19 @@ def _same_ns(fd_a, fd_b):
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
+def same(netns_a, netns_b):
+    """True when two existing namespaces (names or paths) are one and the same."""
+    fd_a = open_netns(netns_a)
+    try:
+        fd_b = open_netns(netns_b)
+        try:
+            return _same_ns(fd_a, fd_b)
+        finally:
+            os.close(fd_b)
+    finally:
+        os.close(fd_a)
+
+
 def _setns(fd):
     if _get_libc().setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
@@ -148,3 +174,160 @@ def entered(netns):
             os.close(home)
     finally:
         os.close(target)
+
+
+# Named namespaces: what ``ip netns add`` / ``ip netns del`` do, without the command.
+
+ABSENT = 'absent'
+PRESENT = 'present'
+STALE = 'stale'
+
+
+def status(name):
+    """'present' (a network namespace is bound there), 'absent', or 'stale'.
+
+    'stale' is the empty placeholder file of a bind mount that is gone (a
+    failed ``ip netns add``, or an unmount without the unlink). Anything
+    else at that path (a directory, another kind of namespace) raises
+    NamespaceNotFound naming ``name``.
+    """
+    path = netns_path(name)
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return ABSENT
+        raise NamespaceNotFound('name: cannot access %s (%s)' % (path, os.strerror(exc.errno)), param='name')
+    if not stat.S_ISREG(st.st_mode):
+        raise NamespaceNotFound('name: %s exists and is not a namespace file; it is left alone' % path,
+                                param='name')
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise NamespaceNotFound('name: cannot open %s (%s)' % (path, os.strerror(exc.errno)), param='name')
+    try:
+        if _is_netns_fd(fd):
+            return PRESENT
+        if _is_nsfs(fd):
+            raise NamespaceNotFound('name: %s is bound to another kind of namespace, not a network namespace; '
+                                    'it is left alone' % path, param='name')
+        if os.fstat(fd).st_size:
+            raise NamespaceNotFound('name: %s is a regular file with content, not a namespace; it is left alone'
+                                    % path, param='name')
+    finally:
+        os.close(fd)
+    return STALE
+
+
+def _is_nsfs(fd):
+    """True when fd is any namespace file (nsfs), of whatever kind."""
+    try:
+        fcntl.ioctl(fd, NS_GET_NSTYPE)
+    except (IOError, OSError):
+        return False
+    return True
+
+
+def _syscall_error(err, what, param='name'):
+    text = '%s: %s (errno %d)' % (what, os.strerror(err), err)
+    if err in (errno.EPERM, errno.EACCES):
+        return PermissionDenied(text + ': needs CAP_SYS_ADMIN (run the task as root / become: true)',
+                                param=param, errno=err)
+    if err == errno.EEXIST:
+        return ObjectExists(text, param=param, errno=err)
+    return KernelRefused(text, param=param, errno=err)
+
+
+def _mount(source, target, flags):
+    libc = _get_libc()
+    res = libc.mount(source.encode() if source is not None else b'', target.encode(), b'none',
+                     ctypes.c_ulong(flags), None)
+    return 0 if res == 0 else ctypes.get_errno()
+
+
+def _shared_run_dir():
+    """Make /run/netns a shared mount point, as iproute2 does (bind it onto itself first if needed)."""
+    try:
+        os.mkdir(NETNS_RUN_DIR, 0o755)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise _syscall_error(exc.errno, 'creating %s' % NETNS_RUN_DIR)
+    made_mount_point = False
+    while True:
+        err = _mount(None, NETNS_RUN_DIR, MS_SHARED | MS_REC)
+        if err == 0:
+            return
+        if err != errno.EINVAL or made_mount_point:
+            raise _syscall_error(err, 'mount --make-shared %s' % NETNS_RUN_DIR)
+        # Not a mount point yet: make it one by binding it onto itself.
+        err = _mount(NETNS_RUN_DIR, NETNS_RUN_DIR, MS_BIND | MS_REC)
+        if err:
+            raise _syscall_error(err, 'mount --bind %s %s' % (NETNS_RUN_DIR, NETNS_RUN_DIR))
+        made_mount_point = True
+
+
+def _bind_new_netns(path, outcome):
+    """Thread body: a new network namespace for this thread only, bound onto ``path``.
+
+    unshare(CLONE_NEWNET) moves just the calling thread; the thread ends
+    right after, so no other code ever runs inside the new namespace.
+    """
+    libc = _get_libc()
+    if libc.unshare(CLONE_NEWNET) != 0:
+        outcome.append(('unshare(CLONE_NEWNET)', ctypes.get_errno()))
+        return
+    err = _mount('/proc/thread-self/ns/net', path, MS_BIND)
+    if err:
+        outcome.append(('mount --bind /proc/thread-self/ns/net %s' % path, err))
+        return
+    outcome.append(None)
+
+
+def create(name):
+    """Create the named network namespace /run/netns/NAME; raises ObjectExists when the file exists."""
+    path = netns_path(name)
+    if '/' in name:
+        raise NamespaceNotFound('name %r: a namespace to create needs a plain name, not a path' % name, param='name')
+    _shared_run_dir()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0)
+    except OSError as exc:
+        raise _syscall_error(exc.errno, 'creating the namespace file %s' % path)
+    os.close(fd)
+    outcome = []
+    worker = threading.Thread(target=_bind_new_netns, args=(path, outcome), name='cni-node-netns')
+    try:
+        worker.start()
+        worker.join()
+        if not outcome:
+            raise CniNodeError('creating network namespace %r: the worker thread ended without a result' % name,
+                               param='name')
+        if outcome[0] is not None:
+            raise _syscall_error(outcome[0][1], 'creating network namespace %r: %s' % (name, outcome[0][0]))
+    except BaseException:
+        _unlink(path)
+        raise
+    return path
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise _syscall_error(exc.errno, 'removing %s' % path)
+
+
+def remove(name):
+    """Remove the named namespace: lazy unmount (MNT_DETACH) and unlink, as ``ip netns del`` does.
+
+    Already gone is fine. The namespace itself ends when its last user
+    (process, socket, open file) is gone; its links go with it.
+    """
+    path = netns_path(name)
+    if _get_libc().umount2(path.encode(), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        # EINVAL: not a mount point (a stale file); ENOENT: nothing there.
+        if err not in (errno.EINVAL, errno.ENOENT):
+            raise _syscall_error(err, 'umount %s' % path)
+    _unlink(path)
