@@ -140,7 +140,7 @@ class Lab(object):
         for fname in os.listdir(d):
             if fname == 'lock' or fname.startswith('last_reserved_ip'):
                 continue
-            with open(os.path.join(d, fname)) as f:
+            with open(os.path.join(d, fname), newline='') as f:
                 out[fname] = f.read()
         return out
 

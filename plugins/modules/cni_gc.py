@@ -1,0 +1,208 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cni.node contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: cni_gc
+short_description: Release leaked host-local leases and stale cached attachments of a CNI network
+version_added: 0.1.0
+description:
+  - Garbage collection for one network, the cure for C(no IP addresses available in range set) - leases that
+    outlived their containers because no runtime ran DEL (a crash, a reboot, a killed kubelet).
+  - A cached attachment (libcni's cache in O(cache_dir)) whose network namespace still exists is live and is
+    never touched; neither is one listed in O(valid_attachments), nor one whose cache entry names no namespace
+    (it cannot be judged).
+  - A cached attachment of this network whose namespace is gone is stale - it is released through DEL of the
+    configuration it was made with (the plugins free its addresses, portmap rules and links), and its cache
+    entry is removed. When that DEL fails, its leases are released as files and the failure is reported.
+  - A host-local lease (one file per address under the network's C(dataDir), by default
+    C(/var/lib/cni/networks/<network>)) of no live or stale attachment is an orphan - the file is removed under
+    host-local's own lock, after reading it again under that lock.
+  - With a network of spec 1.1.0 (and no C(disableGC)), the plugins' own GC command then runs with the live
+    attachments.
+  - Check mode lists exactly what a real run would release.
+author:
+  - cni.node developers (!UNKNOWN)
+extends_documentation_fragment:
+  - cni.node.attributes
+options:
+  network:
+    description:
+      - Name of the network, loaded from O(conf_dir) as libcni loads it. Exactly one of O(network) and O(config).
+    type: str
+  config:
+    description: The network configuration inline (a configuration list or a single plugin configuration).
+    type: dict
+  conf_dir:
+    description: Directory of network configuration files, used with O(network).
+    type: path
+    default: /etc/cni/net.d
+  bin_dirs:
+    description: Directories searched for plugin binaries (C(CNI_PATH)), for DEL and GC.
+    type: list
+    elements: path
+    default: [/opt/cni/bin]
+  cache_dir:
+    description: libcni's cache directory (results in its C(results) folder).
+    type: path
+    default: /var/lib/cni
+  valid_attachments:
+    description:
+      - Attachments to keep whatever their state, for example every pod the runtime knows, as in the CNI GC
+        command's C(cni.dev/valid-attachments).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      container_id:
+        description: Container ID.
+        type: str
+        required: true
+      ifname:
+        description: Interface name.
+        type: str
+        default: eth0
+  timeout:
+    description: Seconds one plugin invocation may take.
+    type: int
+    default: 60
+  log_file:
+    description: Append one JSON line per plugin invocation to this file (see M(cni.node.cni_attachment)).
+    type: path
+notes:
+  - Runs on the managed node as root.
+  - A lease is judged by the cache of O(cache_dir). A runtime that caches elsewhere, or not at all, must list its
+    attachments in O(valid_attachments), or its leases are released.
+seealso:
+  - module: cni.node.cni_attachment
+'''
+
+EXAMPLES = r'''
+- name: What would be released? (scheduled drift job)
+  cni.node.cni_gc:
+    network: podnet
+  check_mode: true
+  register: leaks
+
+- name: Release leaked leases, keeping the pods the runtime knows
+  cni.node.cni_gc:
+    network: podnet
+    bin_dirs: [/opt/cni/bin]
+    valid_attachments:
+      - container_id: 4f2a9c
+        ifname: eth0
+'''
+
+RETURN = r'''
+changed:
+  description: Whether anything was (in check mode, would be) released.
+  returned: always
+  type: bool
+drift:
+  description:
+    - One item per released thing - C(attachment/<network>-<container>-<ifname>) (stale attachment, DEL) and
+      C(lease/<network>/<address>) (before - the holder C(container/ifname); after - null).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - path: lease/podnet/10.22.1.14
+      before: 4f2a9c/eth0
+      after: null
+diff:
+  description: Before and after, per area (attachment, lease).
+  returned: when diff mode is on
+  type: list
+  elements: dict
+released:
+  description: Each released address - C(address), C(container_id), C(ifname), C(lease_file), and C(via) (V(DEL)
+    through the plugins, or V(lease_file) removed).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{address: 10.22.1.14, container_id: 4f2a9c, ifname: eth0, lease_file: /var/lib/cni/networks/podnet/10.22.1.14,
+            via: lease_file}]
+deleted_attachments:
+  description: Stale cached attachments released with DEL (C(container_id), C(ifname), C(netns), C(cache_file)).
+  returned: always
+  type: list
+  elements: dict
+kept:
+  description: Cached attachments kept (live namespace, listed valid, or without a namespace path).
+  returned: always
+  type: list
+  elements: dict
+leases:
+  description: Lease counts - C(total) seen, C(released), C(kept).
+  returned: always
+  type: dict
+  sample: {total: 12, released: 3, kept: 9}
+errors:
+  description: DEL or GC failures that did not stop the run (the leases were then released as files).
+  returned: always
+  type: list
+  elements: str
+invocations:
+  description: Each plugin run - plugin type, command, exit code, duration in milliseconds.
+  returned: always
+  type: list
+  elements: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cni.node.plugins.module_utils import _cnigc, _cniruntime
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, ParameterError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            network=dict(type='str'),
+            config=dict(type='dict'),
+            conf_dir=dict(type='path', default='/etc/cni/net.d'),
+            bin_dirs=dict(type='list', elements='path', default=['/opt/cni/bin']),
+            cache_dir=dict(type='path', default='/var/lib/cni'),
+            valid_attachments=dict(type='list', elements='dict', default=[], options=dict(
+                container_id=dict(type='str', required=True),
+                ifname=dict(type='str', default='eth0'),
+            )),
+            timeout=dict(type='int', default=60),
+            log_file=dict(type='path'),
+        ),
+        mutually_exclusive=[('network', 'config')],
+        required_one_of=[('network', 'config')],
+        supports_check_mode=True,
+    )
+    p = module.params
+    runner = _cniruntime.Runner(p['bin_dirs'], timeout=p['timeout'], log_file=p['log_file'])
+    valid = [(a['container_id'], a['ifname']) for a in p['valid_attachments']]
+    try:
+        if p['timeout'] <= 0:
+            raise ParameterError('timeout must be a positive number of seconds', param='timeout')
+        if p['config'] is not None:
+            network = _cniruntime.inline_network(p['config'])
+        else:
+            network = _cniruntime.load_network(p['conf_dir'], p['network'])
+        gc_plan = _cnigc.plan(network, p['cache_dir'], valid)
+        if not module.check_mode:
+            _cnigc.apply(gc_plan, runner, valid)
+    except CniNodeError as exc:
+        module.fail_json(invocations=runner.invocations, **exc.to_fail_kwargs())
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='cni_gc: %s' % exc, invocations=runner.invocations)
+
+    for warning in network.warnings + runner.warnings + gc_plan.errors:
+        module.warn(warning)
+    module.exit_json(**gc_plan.changes.result(diff_mode=module._diff, errors=gc_plan.errors,
+                                              invocations=runner.invocations, **gc_plan.summary()))
+
+
+if __name__ == '__main__':
+    main()
