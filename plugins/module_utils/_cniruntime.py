@@ -298,6 +298,37 @@ def load_network(conf_dir, name, read_text=_fileutil.read_text):
     return net
 
 
+def argument_spec(**extra):
+    """The options every runtime module shares (plain data for AnsibleModule), plus ``extra``."""
+    spec = dict(
+        network=dict(type='str'),
+        config=dict(type='dict'),
+        conf_dir=dict(type='path', default='/etc/cni/net.d'),
+        bin_dirs=dict(type='list', elements='path', default=['/opt/cni/bin']),
+        cache_dir=dict(type='path', default=DEFAULT_CACHE_DIR),
+        timeout=dict(type='int', default=DEFAULT_TIMEOUT),
+        log_file=dict(type='path'),
+    )
+    spec.update(extra)
+    return spec
+
+
+def from_params(params):
+    """(runner, network loader) for the shared options; the loader reads O(network) or takes O(config)."""
+    if params['timeout'] <= 0:
+        raise ParameterError('timeout must be a positive number of seconds', param='timeout')
+    runner = Runner(params['bin_dirs'], timeout=params['timeout'], log_file=params['log_file'])
+    if params.get('config') is not None:
+        inline = inline_network(params['config'])
+
+        def load():
+            return inline
+    else:
+        def load():
+            return load_network(params['conf_dir'], params['network'])
+    return runner, load
+
+
 # ---------------------------------------------------------------- what a plugin gets
 
 class RuntimeConf(object):

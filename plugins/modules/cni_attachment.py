@@ -243,24 +243,17 @@ cni_details:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cni.node.plugins.module_utils import _cniruntime
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, ParameterError
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            network=dict(type='str'),
-            config=dict(type='dict'),
+        argument_spec=_cniruntime.argument_spec(
             container_id=dict(type='str', required=True),
             netns=dict(type='str'),
             ifname=dict(type='str', default='eth0'),
             args=dict(type='dict'),
             capability_args=dict(type='dict'),
-            conf_dir=dict(type='path', default='/etc/cni/net.d'),
-            bin_dirs=dict(type='list', elements='path', default=['/opt/cni/bin']),
-            cache_dir=dict(type='path', default='/var/lib/cni'),
-            timeout=dict(type='int', default=60),
-            log_file=dict(type='path'),
             state=dict(type='str', default='present', choices=['present', 'absent', 'checked']),
         ),
         mutually_exclusive=[('network', 'config')],
@@ -269,27 +262,17 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    runner = _cniruntime.Runner(p['bin_dirs'], timeout=p['timeout'], log_file=p['log_file'])
-    outcome = None
+    runner = None
     try:
-        if p['timeout'] <= 0:
-            raise ParameterError('timeout must be a positive number of seconds', param='timeout')
-        if p['config'] is not None:
-            inline = _cniruntime.inline_network(p['config'])
-
-            def load():
-                return inline
-        else:
-            def load():
-                return _cniruntime.load_network(p['conf_dir'], p['network'])
+        runner, load = _cniruntime.from_params(p)
         rt = _cniruntime.RuntimeConf(p['container_id'], _cniruntime.netns_path(p['netns']), p['ifname'],
                                      args=p['args'], capability_args=p['capability_args'])
         outcome = _cniruntime.reconcile(runner, load, rt, p['state'], p['cache_dir'], check_mode=module.check_mode,
                                         network_name=p['network'])
     except CniNodeError as exc:
-        module.fail_json(invocations=runner.invocations, **exc.to_fail_kwargs())
+        module.fail_json(invocations=runner.invocations if runner else [], **exc.to_fail_kwargs())
     except (IOError, OSError) as exc:
-        module.fail_json(msg='cni_attachment: %s' % exc, invocations=runner.invocations)
+        module.fail_json(msg='cni_attachment: %s' % exc, invocations=runner.invocations if runner else [])
 
     for warning in (outcome.network.warnings if outcome.network is not None else []) + runner.warnings:
         module.warn(warning)

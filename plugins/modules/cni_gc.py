@@ -158,45 +158,34 @@ invocations:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cni.node.plugins.module_utils import _cnigc, _cniruntime
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, ParameterError
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            network=dict(type='str'),
-            config=dict(type='dict'),
-            conf_dir=dict(type='path', default='/etc/cni/net.d'),
-            bin_dirs=dict(type='list', elements='path', default=['/opt/cni/bin']),
-            cache_dir=dict(type='path', default='/var/lib/cni'),
+        argument_spec=_cniruntime.argument_spec(
             valid_attachments=dict(type='list', elements='dict', default=[], options=dict(
                 container_id=dict(type='str', required=True),
                 ifname=dict(type='str', default='eth0'),
             )),
-            timeout=dict(type='int', default=60),
-            log_file=dict(type='path'),
         ),
         mutually_exclusive=[('network', 'config')],
         required_one_of=[('network', 'config')],
         supports_check_mode=True,
     )
     p = module.params
-    runner = _cniruntime.Runner(p['bin_dirs'], timeout=p['timeout'], log_file=p['log_file'])
     valid = [(a['container_id'], a['ifname']) for a in p['valid_attachments']]
+    runner = None
     try:
-        if p['timeout'] <= 0:
-            raise ParameterError('timeout must be a positive number of seconds', param='timeout')
-        if p['config'] is not None:
-            network = _cniruntime.inline_network(p['config'])
-        else:
-            network = _cniruntime.load_network(p['conf_dir'], p['network'])
+        runner, load = _cniruntime.from_params(p)
+        network = load()
         gc_plan = _cnigc.plan(network, p['cache_dir'], valid)
         if not module.check_mode:
             _cnigc.apply(gc_plan, runner, valid)
     except CniNodeError as exc:
-        module.fail_json(invocations=runner.invocations, **exc.to_fail_kwargs())
+        module.fail_json(invocations=runner.invocations if runner else [], **exc.to_fail_kwargs())
     except (IOError, OSError) as exc:
-        module.fail_json(msg='cni_gc: %s' % exc, invocations=runner.invocations)
+        module.fail_json(msg='cni_gc: %s' % exc, invocations=runner.invocations if runner else [])
 
     for warning in network.warnings + runner.warnings + gc_plan.errors:
         module.warn(warning)
