@@ -113,3 +113,33 @@ def run_module(name, args, check=False, diff=True, python=None):
 @pytest.fixture
 def module():
     return run_module
+
+
+INTERPRETERS = [
+    pytest.param(sys.executable, id='pyroute2-0.9-venv'),
+    pytest.param(SYSTEM_PYTHON, id='pyroute2-0.7-debian'),
+]
+
+
+@pytest.fixture
+def interpreter(request, tmp_path):
+    """The interpreter to run the module with.
+
+    Debian's python3 has pyroute2 0.7.x but no Ansible; Ansible ships
+    ansible.module_utils with every module (AnsiballZ), so a wrapper puts
+    only the venv's ``ansible`` package (pure Python) on its path, never the
+    venv's pyroute2.
+    """
+    python = request.param
+    if python == sys.executable:
+        return python
+    if not os.path.exists(python):
+        pytest.fail('%s is missing: make deps installs python3 and python3-pyroute2' % python)
+    import ansible  # pylint: disable=import-outside-toplevel
+    lib = tmp_path / 'ansible-only'
+    lib.mkdir()
+    os.symlink(os.path.dirname(ansible.__file__), str(lib / 'ansible'))
+    wrapper = tmp_path / 'python3'
+    wrapper.write_text(u'#!/bin/sh\nPYTHONPATH="$PYTHONPATH:%s" exec %s "$@"\n' % (lib, python))
+    wrapper.chmod(0o755)
+    return str(wrapper)

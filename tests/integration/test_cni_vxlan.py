@@ -1,0 +1,340 @@
+# -*- coding: utf-8 -*-
+"""cni_vxlan on the real kernel, inside throwaway network namespaces.
+
+Each test gets its own ``cnt-`` namespace with a veth pair ``u0``/``u1`` as
+the stand-in underlay (192.0.2.1/24 on u0). The state is read back with
+``ip``/``bridge`` (not with the module), drift is injected with them, and
+for every kind of drift: check mode reports exactly it and changes nothing,
+the real run repairs exactly it, the next run reports nothing.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import sys
+
+import pytest
+
+from conftest import INTERPRETERS, sh
+
+LOCAL = '192.0.2.1'
+VX = 'vx0'
+# Three peers: .2 is on the underlay subnet (direct route with
+# direct_routing), the others are reached through the tunnel.
+PEERS = [
+    dict(remote='192.0.2.2', subnet='10.244.2.0/24'),
+    dict(remote='198.51.100.3', subnet='10.244.3.0/24'),
+    dict(remote='198.51.100.4', subnet='10.244.4.0/24', vtep_mac='02:00:00:00:04:04'),
+]
+MAC = {'192.0.2.2': '0e:04:c0:00:02:02', '198.51.100.3': '0e:04:c6:33:64:03', '198.51.100.4': '02:00:00:00:04:04'}
+
+
+def ip(netns, *argv, **kwargs):
+    return sh('ip', '-n', netns, *argv, **kwargs)
+
+
+def bridge(netns, *argv, **kwargs):
+    return sh('bridge', '-n', netns, *argv, **kwargs)
+
+
+@pytest.fixture
+def node(netns):
+    """The test namespace with its stand-in underlay u0 (192.0.2.1/24, up, MTU 1500)."""
+    ip(netns, 'link', 'add', 'u0', 'type', 'veth', 'peer', 'name', 'u1')
+    ip(netns, 'addr', 'add', LOCAL + '/24', 'dev', 'u0')
+    ip(netns, 'link', 'set', 'u0', 'up')
+    ip(netns, 'link', 'set', 'u1', 'up')
+    return netns
+
+
+def observe(netns, name=VX):
+    """Device, routes of protocol 152, permanent neighbours and FDB entries, as ip/bridge show them."""
+    out = ip(netns, '-j', '-d', 'link', 'show', 'dev', name, check=False)
+    if not out.strip():
+        return None
+    link = json.loads(out)[0]
+    data = link['linkinfo']['info_data']
+    addrs = json.loads(ip(netns, '-j', 'addr', 'show', 'dev', name))[0]['addr_info']
+    routes = [r for fam in ('-4', '-6') for r in json.loads(ip(netns, '-j', fam, 'route', 'show', 'proto', '152'))]
+    neigh = [n for fam in ('-4', '-6')
+             for n in json.loads(ip(netns, '-j', fam, 'neigh', 'show', 'dev', name, 'nud', 'permanent'))]
+    fdb = json.loads(bridge(netns, '-j', 'fdb', 'show', 'dev', name))
+    return dict(
+        kind=link['linkinfo']['info_kind'], vni=data['id'], port=data['port'],
+        local=data.get('local') or data.get('local6'),
+        dev=data.get('link'), learning=data['learning'], mtu=link['mtu'], mac=link['address'],
+        master=link.get('master'), up='UP' in link['flags'],
+        addresses=sorted('%s/%s' % (a['local'], a['prefixlen']) for a in addrs if not a['local'].startswith('fe80:')),
+        routes=sorted('%s via %s dev %s%s' % (r['dst'], r['gateway'], r['dev'], ' onlink' if 'onlink' in r['flags']
+                                              else '') for r in routes),
+        neighbours=sorted('%s %s' % (n['dst'], n['lladdr']) for n in neigh),
+        fdb=sorted('%s %s' % (f['mac'], f['dst']) for f in fdb if 'dst' in f and 'self' in f['flags']),
+    )
+
+
+def l3_args(netns, **extra):
+    args = dict(name=VX, vni=42, dev='u0', addresses=['10.244.1.0/32'], peers=[dict(p) for p in PEERS],
+                direct_routing=True, purge_peers=True, netns=netns)
+    args.update(extra)
+    return args
+
+
+L3_WANT = dict(
+    kind='vxlan', vni=42, port=4789, local=LOCAL, dev='u0', learning=False, mtu=1450, mac='0e:04:c0:00:02:01',
+    master=None, up=True, addresses=['10.244.1.0/32'],
+    routes=sorted(['10.244.2.0/24 via 192.0.2.2 dev u0',
+                   '10.244.3.0/24 via 10.244.3.0 dev vx0 onlink',
+                   '10.244.4.0/24 via 10.244.4.0 dev vx0 onlink']),
+    neighbours=['10.244.3.0 0e:04:c6:33:64:03', '10.244.4.0 02:00:00:00:04:04'],
+    fdb=['02:00:00:00:04:04 198.51.100.4', '0e:04:c6:33:64:03 198.51.100.3'],
+)
+
+
+def paths(result):
+    return sorted(d['path'] for d in result['drift'])
+
+
+@pytest.mark.parametrize('interpreter', INTERPRETERS, indirect=True)
+def test_l3_lifecycle(module, node, interpreter):
+    args = l3_args(node)
+    check = module('cni_vxlan', args, check=True, python=interpreter)
+    assert check['changed'] is True, check
+    assert observe(node) is None, 'check mode created the device'
+    first = module('cni_vxlan', args, python=interpreter)
+    assert first['changed'] is True, first
+    assert paths(first) == paths(check)
+    assert observe(node) == L3_WANT
+    assert first['vxlan']['mtu'] == 1450 and first['vxlan']['mac'] == '0e:04:c0:00:02:01'
+    assert [p['direct'] for p in first['peers']] == [True, False, False]
+    assert first['peers'][1]['vtep_mac'] == MAC['198.51.100.3']
+    assert first['mode'] == 'l3' and first['stale'] == [] and first['recreated'] == []
+    again = module('cni_vxlan', args, python=interpreter)
+    assert again['changed'] is False and again['drift'] == [], again
+    assert module('cni_vxlan', args, check=True, python=interpreter)['changed'] is False
+    gone = module('cni_vxlan', dict(name=VX, state='absent', netns=node), python=interpreter)
+    assert gone['changed'] is True and paths(gone) == ['vxlan/vx0']
+    assert observe(node) is None
+    assert module('cni_vxlan', dict(name=VX, state='absent', netns=node), python=interpreter)['changed'] is False
+
+
+R2 = 'vxlan/vx0/routes/10.244.2.0/24'
+R3 = 'vxlan/vx0/routes/10.244.3.0/24'
+R4 = 'vxlan/vx0/routes/10.244.4.0/24'
+N3 = 'vxlan/vx0/neighbours/10.244.3.0'
+N4 = 'vxlan/vx0/neighbours/10.244.4.0'
+F3 = 'vxlan/vx0/fdb/0e:04:c6:33:64:03/198.51.100.3'
+F4 = 'vxlan/vx0/fdb/02:00:00:00:04:04/198.51.100.4'
+
+DRIFTS = {
+    'mtu': ([('link', 'set', VX, 'mtu', '1400')], ['vxlan/vx0/mtu']),
+    'address-added': ([('addr', 'add', '10.9.9.9/32', 'dev', VX)], ['vxlan/vx0/addresses']),
+    # The kernel flushes the routes and neighbours of a link that loses its
+    # last IPv4 address: the module must see (and repair) that too.
+    'address-removed': ([('addr', 'del', '10.244.1.0/32', 'dev', VX)], ['vxlan/vx0/addresses', R3, R4, N3, N4]),
+    # Down, the link loses its routes and neighbours; a new MAC flushes the neighbours.
+    'link-down': ([('link', 'set', VX, 'down')], ['vxlan/vx0/up', R3, R4, N3, N4]),
+    'mac': ([('link', 'set', VX, 'address', '02:11:22:33:44:55')], ['vxlan/vx0/mac', N3, N4]),
+    'learning': ([('link', 'set', VX, 'type', 'vxlan', 'learning')], ['vxlan/vx0/learning']),
+    'fdb-gone': ([('bridge', 'fdb', 'del', '0e:04:c6:33:64:03', 'dst', '198.51.100.3', 'dev', VX)], [F3]),
+    'fdb-wrong-dst': ([('bridge', 'fdb', 'replace', '0e:04:c6:33:64:03', 'dst', '198.51.100.99', 'dev', VX,
+                        'self', 'permanent')],
+                      [F3, 'vxlan/vx0/fdb/0e:04:c6:33:64:03/198.51.100.99']),
+    'neighbour-gone': ([('neigh', 'del', '10.244.3.0', 'dev', VX)], [N3]),
+    'neighbour-wrong-mac': ([('neigh', 'replace', '10.244.4.0', 'lladdr', '02:00:00:00:09:09', 'dev', VX,
+                              'nud', 'permanent')], [N4]),
+    'route-gone': ([('route', 'del', '10.244.3.0/24')], [R3]),
+    'direct-route-gone': ([('route', 'del', '10.244.2.0/24')], [R2]),
+    'stale-peer-left-behind': ([('route', 'add', '10.244.9.0/24', 'via', '10.244.9.0', 'dev', VX, 'onlink',
+                                 'proto', '152'),
+                                ('neigh', 'add', '10.244.9.0', 'lladdr', '0e:04:c6:33:64:09', 'dev', VX,
+                                 'nud', 'permanent'),
+                                ('bridge', 'fdb', 'append', '0e:04:c6:33:64:09', 'dst', '198.51.100.9', 'dev',
+                                 VX)],
+                               ['vxlan/vx0/routes/10.244.9.0/24', 'vxlan/vx0/neighbours/10.244.9.0',
+                                'vxlan/vx0/fdb/0e:04:c6:33:64:09/198.51.100.9']),
+    'device-deleted': ([('link', 'del', VX)],
+                       ['vxlan/vx0', 'vxlan/vx0/addresses', 'vxlan/vx0/learning', 'vxlan/vx0/mac',
+                        'vxlan/vx0/mtu', 'vxlan/vx0/up', R3, R4, N3, N4, F3, F4]),
+    'wrong-vni': ([('link', 'del', VX),
+                   ('link', 'add', VX, 'type', 'vxlan', 'id', '99', 'local', LOCAL, 'dev', 'u0', 'dstport', '4789',
+                    'nolearning'),
+                   ('link', 'set', VX, 'address', '0e:04:c0:00:02:01'),
+                   ('addr', 'add', '10.244.1.0/32', 'dev', VX),
+                   ('link', 'set', VX, 'up')],
+                  ['vxlan/vx0/recreate', 'vxlan/vx0/vni', R3, R4, N3, N4, F3, F4]),
+}
+
+
+def inject(netns, commands):
+    for cmd in commands:
+        if cmd[0] == 'bridge':
+            bridge(netns, *cmd[1:])
+        else:
+            ip(netns, *cmd)
+
+
+@pytest.mark.parametrize('kind', sorted(DRIFTS))
+def test_l3_drift_is_reported_exactly_and_repaired(module, node, kind):
+    commands, expected = DRIFTS[kind]
+    args = l3_args(node)
+    assert module('cni_vxlan', args)['changed'] is True
+    assert observe(node) == L3_WANT
+    inject(node, commands)
+    drifted = observe(node)
+    assert drifted != L3_WANT, 'the injection changed nothing'
+    check = module('cni_vxlan', args, check=True)
+    assert check['changed'] is True
+    assert paths(check) == sorted(expected), check['drift']
+    assert observe(node) == drifted, 'check mode changed the node'
+    real = module('cni_vxlan', args)
+    assert real['changed'] is True, real
+    assert real['drift'] == check['drift']
+    assert observe(node) == L3_WANT
+    if kind == 'wrong-vni':
+        assert real['recreated'] == ['vni']
+        vni = [d for d in real['drift'] if d['path'] == 'vxlan/vx0/vni'][0]
+        assert (vni['before'], vni['after']) == (99, 42)
+    after = module('cni_vxlan', args)
+    assert after['changed'] is False and after['drift'] == [], after
+
+
+def test_stale_peers_are_kept_and_reported_without_purge(module, node):
+    args = l3_args(node)
+    module('cni_vxlan', args)
+    fewer = l3_args(node, peers=[dict(p) for p in PEERS[:2]], purge_peers=False)
+    kept = module('cni_vxlan', fewer)
+    assert kept['changed'] is False, kept
+    assert sorted((s['kind'], s.get('dst')) for s in kept['stale']) == [
+        ('fdb', '198.51.100.4'), ('neighbour', '10.244.4.0'), ('route', '10.244.4.0/24')]
+    assert observe(node) == L3_WANT
+    purged = module('cni_vxlan', dict(fewer, purge_peers=True))
+    assert paths(purged) == sorted([R4, N4, F4])
+    assert observe(node)['routes'] == L3_WANT['routes'][:2]
+    assert module('cni_vxlan', dict(fewer, purge_peers=True))['changed'] is False
+
+
+def test_foreign_entries_are_never_touched(module, node):
+    """A route of another protocol and entries on another device survive purge_peers."""
+    ip(node, 'link', 'add', 'vx9', 'type', 'vxlan', 'id', '9', 'local', LOCAL, 'dev', 'u0', 'dstport', '4790')
+    bridge(node, 'fdb', 'append', '00:00:00:00:00:00', 'dst', '198.51.100.50', 'dev', 'vx9')
+    ip(node, 'route', 'add', '10.250.0.0/24', 'via', '192.0.2.250', 'dev', 'u0')
+    module('cni_vxlan', l3_args(node))
+    ip(node, 'link', 'set', VX, 'up')
+    ip(node, 'route', 'add', '10.251.0.0/24', 'dev', VX)
+    res = module('cni_vxlan', l3_args(node, peers=[]))
+    assert sorted(paths(res)) == sorted([R2, R3, R4, N3, N4, F3, F4])
+    assert '10.250.0.0/24 via 192.0.2.250 dev u0' in ip(node, 'route')
+    assert '10.251.0.0/24 dev vx0' in ip(node, 'route')
+    assert '00:00:00:00:00:00 dst 198.51.100.50' in bridge(node, 'fdb', 'show', 'dev', 'vx9')
+
+
+def test_route_taken_by_someone_else_fails_before_any_change(module, node):
+    ip(node, 'route', 'add', '10.244.3.0/24', 'via', '192.0.2.254', 'dev', 'u0')
+    res = module('cni_vxlan', l3_args(node))
+    assert res.get('failed') is True
+    assert '10.244.3.0/24' in res['msg'] and 'did not create' in res['msg'] and 'peers' in res['msg']
+    assert observe(node) is None
+
+
+L2_WANT_FDB = ['00:00:00:00:00:00 192.0.2.2', '00:00:00:00:00:00 198.51.100.3']
+
+
+def test_l2_mode_master_and_flood_entries(module, node):
+    ip(node, 'link', 'add', 'br0', 'type', 'bridge')
+    ip(node, 'link', 'add', 'br1', 'type', 'bridge')
+    args = dict(name=VX, vni=100, local=LOCAL, master='br0', netns=node, purge_peers=True,
+                peers=[dict(remote='192.0.2.2'), dict(remote='198.51.100.3')])
+    first = module('cni_vxlan', args)
+    assert first['changed'] is True and first['mode'] == 'l2', first
+    state = observe(node)
+    assert state['master'] == 'br0' and state['fdb'] == L2_WANT_FDB and state['routes'] == []
+    assert state['neighbours'] == [] and state['mtu'] == 1450
+    assert module('cni_vxlan', args)['changed'] is False
+    # Wrong master.
+    ip(node, 'link', 'set', VX, 'master', 'br1')
+    check = module('cni_vxlan', args, check=True)
+    assert [(d['path'], d['before'], d['after']) for d in check['drift']] == [('vxlan/vx0/master', 'br1', 'br0')]
+    assert observe(node)['master'] == 'br1'
+    assert module('cni_vxlan', args)['drift'] == check['drift']
+    assert observe(node)['master'] == 'br0'
+    # A flood entry gone, one of an unlisted remote added.
+    bridge(node, 'fdb', 'del', '00:00:00:00:00:00', 'dst', '198.51.100.3', 'dev', VX)
+    bridge(node, 'fdb', 'append', '00:00:00:00:00:00', 'dst', '198.51.100.77', 'dev', VX)
+    check = module('cni_vxlan', args, check=True)
+    assert paths(check) == ['vxlan/vx0/fdb/00:00:00:00:00:00/198.51.100.3',
+                            'vxlan/vx0/fdb/00:00:00:00:00:00/198.51.100.77']
+    assert module('cni_vxlan', args)['drift'] == check['drift']
+    assert observe(node)['fdb'] == L2_WANT_FDB
+    # Switching to L3 releases the device from the bridge.
+    l3 = module('cni_vxlan', dict(args, master=None, peers=[dict(remote='198.51.100.3', subnet='10.244.3.0/24')]))
+    assert 'vxlan/vx0/master' in paths(l3)
+    assert observe(node)['master'] is None
+    assert observe(node)['routes'] == ['10.244.3.0/24 via 10.244.3.0 dev vx0 onlink']
+
+
+def test_ipv6_underlay(module, node):
+    ip(node, 'addr', 'add', '2001:db8::1/64', 'dev', 'u0', 'nodad')
+    args = dict(name=VX, vni=7, local='2001:db8::1', dev='u0', netns=node, addresses=['fd00:1::/128'],
+                peers=[dict(remote='2001:db8::2', subnet='fd00:2::/64')])
+    first = module('cni_vxlan', args)
+    assert first['changed'] is True, first
+    state = observe(node)
+    assert state['mtu'] == 1430 and state['local'] == '2001:db8::1'
+    assert state['routes'] == ['fd00:2::/64 via fd00:2:: dev vx0 onlink']
+    assert state['neighbours'] == ['fd00:2:: %s' % first['peers'][0]['vtep_mac']]
+    assert first['peers'][0]['vtep_mac'].startswith('06:')
+    assert module('cni_vxlan', args)['changed'] is False
+
+
+BAD = [
+    (dict(vni=0), 'vni'),
+    (dict(vni=16777216), 'vni'),
+    (dict(port=0), 'port'),
+    (dict(port=70000), 'port'),
+    (dict(addresses=['10.244.1.0/33']), 'addresses'),
+    (dict(addresses=['not-an-address/32']), 'addresses'),
+    (dict(peers=[dict(remote='198.51.100.3', subnet='10.244.3.0/99')]), 'peers[0].subnet'),
+    (dict(peers=[dict(remote='198.51.100.3')]), 'peers[0].subnet is required'),
+    (dict(peers=[dict(remote='not-an-ip', subnet='10.244.3.0/24')]), 'peers[0].remote'),
+    (dict(peers=[dict(remote='198.51.100.3', subnet='10.244.3.0/24'),
+                 dict(remote='198.51.100.4', subnet='10.244.3.128/25')]), 'overlaps'),
+    (dict(mtu='9000'), 'mtu 9000 is above'),
+    (dict(mtu='20'), 'mtu'),
+    (dict(mtu='lots'), 'mtu'),
+    (dict(dev='nosuchdev'), 'dev'),
+    (dict(mac='01:00:5e:00:00:01'), 'mac'),
+    (dict(netns='cnt-does-not-exist'), 'cnt-does-not-exist'),
+]
+
+
+@pytest.mark.parametrize('bad,needle', BAD, ids=[n for _, n in BAD])
+def test_bad_input_fails_clearly_and_changes_nothing(module, node, bad, needle):
+    before = ip(node, '-o', 'link') + ip(node, 'route')
+    args = l3_args(node)
+    args.update(bad)
+    res = module('cni_vxlan', args)
+    assert res.get('failed') is True, res
+    assert needle in res['msg'], res['msg']
+    assert ip(node, '-o', 'link') + ip(node, 'route') == before
+
+
+def test_mtu_auto_follows_the_underlay(module, node):
+    ip(node, 'link', 'set', 'u0', 'mtu', '9000')
+    res = module('cni_vxlan', l3_args(node))
+    assert res['vxlan']['mtu'] == 8950
+    ip(node, 'link', 'set', 'u0', 'mtu', '1500')
+    now = observe(node)['mtu']    # whatever the kernel did with the VXLAN's MTU
+    check = module('cni_vxlan', l3_args(node), check=True)
+    if now == 1450:
+        assert check['changed'] is False, check
+    else:
+        assert check['drift'] == [dict(path='vxlan/vx0/mtu', before=now, after=1450)], check
+    module('cni_vxlan', l3_args(node))
+    assert observe(node)['mtu'] == 1450
+    assert module('cni_vxlan', l3_args(node))['changed'] is False
+
+
+if __name__ == '__main__':  # pragma: no cover
+    sys.exit(pytest.main([__file__]))
