@@ -71,7 +71,7 @@ options:
     description:
       - Capability arguments (libcni's C(CapabilityArgs)), for example C(portMappings), C(bandwidth),
         C(ips), C(mac). A plugin gets, in C(runtimeConfig), only the entries whose capability its configuration
-        declares (C("capabilities": {"portMappings": true})).
+        declares (for portmap, C(capabilities) holding C(portMappings) set to true).
     type: dict
   conf_dir:
     description: Directory of network configuration files, used with O(network).

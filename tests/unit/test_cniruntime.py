@@ -78,8 +78,8 @@ def test_relative_netns_path_is_refused():
 
 
 def test_args_keep_their_order_and_refuse_separators():
-    assert rt_.normalise_args({'K8S_POD_NAME': 'web', 'IP': '10.0.0.5'}) == [['K8S_POD_NAME', 'web'],
-                                                                            ['IP', '10.0.0.5']]
+    pairs = rt_.normalise_args({'K8S_POD_NAME': 'web', 'IP': '10.0.0.5'})
+    assert pairs == [['K8S_POD_NAME', 'web'], ['IP', '10.0.0.5']]
     assert rt_.normalise_args([['A', 1], {'key': 'B', 'value': None}]) == [['A', '1'], ['B', '']]
     for bad in ({'A=B': 'x'}, {'A': 'x;y'}, [['only-one']]):
         with pytest.raises(ParameterError) as exc:
@@ -177,8 +177,8 @@ def test_load_network_by_name_with_plugins_from_the_sibling_folder(tmp_path):
     net = rt_.load_network(str(tmp_path), 'split')
     assert [p['type'] for p in net.plugins] == ['bridge', 'portmap', 'tuning']
     assert net.raw == text.encode() and net.path == str(tmp_path / '10-split.conflist')
-    (tmp_path / '10-split.conflist').write_text(text.replace('"plugins"', '"loadOnlyInlinedPlugins": true, '
-                                                                           '"plugins"'))
+    inlined_only = text.replace('"plugins"', '"loadOnlyInlinedPlugins": true, "plugins"')
+    (tmp_path / '10-split.conflist').write_text(inlined_only)
     assert [p['type'] for p in rt_.load_network(str(tmp_path), 'split').plugins] == ['bridge']
     with pytest.raises(ParameterError) as exc:
         rt_.load_network(str(tmp_path), 'other')
