@@ -176,7 +176,7 @@ class Plan(object):
         )
 
 
-def plan(network, cache_dir, valid_attachments=(), netns_exists=os.path.exists):
+def plan(network, cache_dir, valid_attachments=(), netns_exists=_cniruntime.namespace_exists):
     """Work out what GC of ``network`` releases, without changing anything."""
     out = Plan(network)
     valid = set((a[0], a[1]) for a in valid_attachments)

@@ -42,8 +42,8 @@ import os
 import re
 import time
 
-from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec, _fileutil
-from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError, StateFileError
+from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec, _fileutil, _netns
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, ParameterError, StateFileError
 
 CACHE_KIND = 'cniCacheV1'
 DEFAULT_CACHE_DIR = '/var/lib/cni'
@@ -139,6 +139,15 @@ def netns_path(netns):
     if netns in ('.', '..'):
         raise ParameterError('netns %r is not a namespace name' % netns, param='netns')
     return os.path.join(NETNS_RUN_DIR, netns)
+
+
+def namespace_exists(path):
+    """Whether ``path`` is a live network namespace (a /run/netns entry whose bind mount is gone is not)."""
+    try:
+        _netns.resolve(path)
+    except CniNodeError:
+        return False
+    return True
 
 
 def normalise_args(args):
@@ -787,7 +796,7 @@ def _differences(entry, network, rt):
     return out
 
 
-def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False, netns_exists=os.path.exists,
+def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False, netns_exists=namespace_exists,
               network_name=None):
     """Bring one attachment to ``state`` (present / absent / checked) like a runtime would; an ``Outcome``.
 

@@ -1,0 +1,243 @@
+# -*- coding: utf-8 -*-
+# Copyright: cni.node contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Facts about a node's CNI layer, read without changing anything. Pure Python: no Ansible.
+
+Sections (each can be left out):
+
+- ``networks``: every configuration file in conf_dir as a runtime sees it
+  (parsed, loads, valid), the network a runtime loads first, names defined
+  twice;
+- ``plugins``: the binaries in bin_dirs, their sha256 and the spec versions
+  they report (VERSION runs only for binaries safe to run as root);
+- ``links``: bridges, VXLAN devices and veths (with the namespace of the
+  peer) of the node, through the netlink adapter;
+- ``namespaces``: the named network namespaces (/run/netns);
+- ``leases``: host-local leases per network - used, free, stale (no live
+  attachment, the same judgement as cni_gc);
+- ``sysctls``: the kernel parameters CNI networking depends on.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import ipaddress
+import os
+
+from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cnigc, _cniloader, _cniruntime
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+
+SECTIONS = ('networks', 'plugins', 'links', 'namespaces', 'leases', 'sysctls')
+SYSCTLS = (
+    'net.ipv4.ip_forward',
+    'net.ipv6.conf.all.forwarding',
+    'net.ipv4.conf.all.rp_filter',
+    'net.bridge.bridge-nf-call-iptables',
+    'net.bridge.bridge-nf-call-ip6tables',
+    'net.ipv4.ip_local_port_range',
+    'net.netfilter.nf_conntrack_max',
+)
+NETNS_RUN_DIR = '/run/netns'
+
+
+# ---------------------------------------------------------------- networks
+
+def networks(conf_dir, read_text):
+    files = _cniloader.scan(conf_dir, read_text)
+    first, problem = _cniloader.default_network(files)
+    out = []
+    for f in files:
+        item = f.summary()
+        item['valid'] = f.spec_error is None
+        item['kind'] = 'conflist' if f.is_list else 'conf'
+        item['cni_version'] = None
+        item['plugins'] = []
+        if f.loads:
+            try:
+                net = _cniruntime.network_from_bytes(f.text.encode('utf-8', 'surrogateescape'), path=f.path)
+                item['cni_version'] = net.cni_version
+                item['plugins'] = [p.get('type') for p in net.plugins]
+            except CniNodeError:
+                pass
+        out.append(item)
+    return dict(
+        conf_dir=conf_dir,
+        files=out,
+        default_network=dict(path=first.path if first else None, name=first.name if first else None,
+                             problem=problem),
+        duplicates=_cniloader.duplicates(files),
+    )
+
+
+# ---------------------------------------------------------------- plugin binaries
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def plugins(bin_dirs, ask_versions=True, timeout=_cniexec.DEFAULT_TIMEOUT):
+    """{type: {path, sha256, versions, problems, shadowed}} - the first binary of each name wins, like CNI_PATH."""
+    out = {}
+    for directory in bin_dirs:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            if name.startswith('.') or not os.path.isfile(path) or not os.access(path, os.X_OK):
+                continue
+            if name in out:
+                out[name]['shadowed'].append(path)
+                continue
+            item = dict(path=path, sha256=None, versions=None, problems=_cniexec.binary_problems(path),
+                        shadowed=[], error=None)
+            try:
+                item['sha256'] = _sha256(path)
+            except (IOError, OSError) as exc:
+                item['error'] = 'cannot be read: %s' % exc
+            if ask_versions and not item['problems'] and item['error'] is None:
+                try:
+                    item['versions'] = _cniexec.versions(path, timeout=timeout)
+                except _cniexec.PluginError as exc:
+                    item['error'] = exc.msg
+            out[name] = item
+    return out
+
+
+# ---------------------------------------------------------------- links and namespaces
+
+def namespaces(run_dir=NETNS_RUN_DIR):
+    try:
+        return sorted(n for n in os.listdir(run_dir) if os.path.isfile(os.path.join(run_dir, n)))
+    except OSError:
+        return []
+
+
+def links(netlink_factory, names):
+    """Bridges, VXLAN devices and veths of the node; a veth's peer is looked for in the named namespaces.
+
+    ``netlink_factory(netns)`` opens the netlink adapter (None: the node).
+    A peer is recognised by the two link indexes pointing at each other.
+    """
+    with netlink_factory(None) as nl:
+        mine = nl.links()
+    by_index = dict((link['index'], link) for link in mine)
+    wanted = [link for link in mine if link['kind'] in ('bridge', 'vxlan', 'veth')]
+    peers = {}
+    if any(link['kind'] == 'veth' and link.get('link_netnsid') is not None for link in wanted):
+        for ns in names:
+            try:
+                with netlink_factory(ns) as nl:
+                    theirs = nl.links()
+            except CniNodeError:
+                continue
+            for link in theirs:
+                if link['kind'] == 'veth' and link.get('link') is not None:
+                    peers.setdefault(link['link'], []).append((ns, link))
+    out = []
+    for link in wanted:
+        item = dict(name=link['name'], kind=link['kind'], mtu=link['mtu'], mac=link['address'], up=link['up'],
+                    master=by_index.get(link['master'], {}).get('name') if link.get('master') else None)
+        if link['kind'] == 'vxlan':
+            item['vxlan'] = link.get('vxlan')
+        if link['kind'] == 'veth':
+            peer = None
+            if link.get('link_netnsid') is None:
+                local = by_index.get(link.get('link'))
+                peer = dict(netns=None, name=local['name']) if local else None
+            else:
+                for ns, other in peers.get(link['index'], []):
+                    if other['index'] == link.get('link'):
+                        peer = dict(netns=ns, name=other['name'])
+                        break
+                if peer is None:
+                    peer = dict(netns='(unnamed, netnsid %s)' % link['link_netnsid'], name=None)
+            item['peer'] = peer
+        out.append(item)
+    return out
+
+
+# ---------------------------------------------------------------- leases
+
+def _range_size(rng):
+    """How many addresses host-local can hand out from one range (without its gateway)."""
+    try:
+        subnet = ipaddress.ip_network(rng['subnet'], strict=False)
+    except (KeyError, TypeError, ValueError):
+        return 0
+    first = subnet.network_address + 1
+    last = subnet.broadcast_address - (1 if subnet.version == 4 else 0)
+    try:
+        if rng.get('rangeStart'):
+            first = ipaddress.ip_address(rng['rangeStart'])
+        if rng.get('rangeEnd'):
+            last = ipaddress.ip_address(rng['rangeEnd'])
+    except ValueError:
+        return 0
+    size = int(last) - int(first) + 1
+    gateway = rng.get('gateway')
+    try:
+        gw = ipaddress.ip_address(gateway) if gateway else subnet.network_address + 1
+    except ValueError:
+        gw = None
+    if gw is not None and first <= gw <= last:
+        size -= 1
+    return max(size, 0)
+
+
+def _host_local_ranges(network):
+    out = []
+    for plugin in network.plugins:
+        ipam = plugin.get('ipam') if plugin.get('type') != 'host-local' else plugin
+        if not isinstance(ipam, dict) or ipam.get('type') != 'host-local':
+            continue
+        if isinstance(ipam.get('ranges'), list):
+            for rset in ipam['ranges']:
+                out.extend(r for r in (rset if isinstance(rset, list) else []) if isinstance(r, dict))
+        elif ipam.get('subnet'):
+            out.append(ipam)
+    return out
+
+
+def leases(conf_dir, cache_dir, read_text, netns_exists=_cniruntime.namespace_exists):
+    """Per network of conf_dir with host-local: lease counts and each lease (stale as cni_gc would judge it)."""
+    out = {}
+    for f in _cniloader.scan(conf_dir, read_text):
+        if not f.loads or f.name is None or f.name in out:
+            continue
+        try:
+            net = _cniruntime.network_from_bytes(f.text.encode('utf-8', 'surrogateescape'), path=f.path)
+        except CniNodeError:
+            continue
+        dirs = _cnigc.lease_dirs(net)
+        if not dirs:
+            continue
+        gc_plan = _cnigc.plan(net, cache_dir, netns_exists=netns_exists)
+        released = set(r['lease_file'] for r in gc_plan.released())
+        items = [dict(address=str(lease.address), container_id=lease.container_id, ifname=lease.ifname,
+                      stale=lease.path in released) for lease in gc_plan.leases]
+        total = sum(_range_size(r) for r in _host_local_ranges(net))
+        out[net.name] = dict(dirs=dirs, used=len(items), stale=sum(1 for i in items if i['stale']),
+                             free=max(total - len(items), 0), size=total, leases=items)
+    return out
+
+
+# ---------------------------------------------------------------- sysctls
+
+def sysctls(keys=SYSCTLS, root='/proc/sys'):
+    out = {}
+    for key in keys:
+        path = os.path.join(root, *key.split('.'))
+        try:
+            with open(path) as f:
+                out[key] = ' '.join(f.read().split())
+        except (IOError, OSError):
+            out[key] = None
+    return out
