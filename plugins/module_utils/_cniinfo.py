@@ -22,11 +22,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
 import ipaddress
 import os
 
-from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cnigc, _cniloader, _cniruntime
+from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cnigc, _cniloader, _cniplugin, _cniruntime
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
 SECTIONS = ('networks', 'plugins', 'links', 'namespaces', 'leases', 'sysctls')
@@ -73,14 +72,6 @@ def networks(conf_dir, read_text):
 
 # ---------------------------------------------------------------- plugin binaries
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def plugins(bin_dirs, ask_versions=True, timeout=_cniexec.DEFAULT_TIMEOUT):
     """{type: {path, sha256, versions, problems, shadowed}} - the first binary of each name wins, like CNI_PATH."""
     out = {}
@@ -99,7 +90,7 @@ def plugins(bin_dirs, ask_versions=True, timeout=_cniexec.DEFAULT_TIMEOUT):
             item = dict(path=path, sha256=None, versions=None, problems=_cniexec.binary_problems(path),
                         shadowed=[], error=None)
             try:
-                item['sha256'] = _sha256(path)
+                item['sha256'] = _cniplugin.sha256_file(path)
             except (IOError, OSError) as exc:
                 item['error'] = 'cannot be read: %s' % exc
             if ask_versions and not item['problems'] and item['error'] is None:
