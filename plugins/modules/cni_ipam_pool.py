@@ -103,6 +103,23 @@ options:
       - Seconds to wait for another run holding the state file's lock.
     type: float
     default: 60
+  return_members:
+    description:
+      - What RV(members) holds, which is most of the result's size for a large fleet - Ansible spends about
+        as much time on every returned value (its no_log scan and JSON encoding in the module, decoding and
+        registering on the controller) as the allocation itself.
+      - V(all) - every member of O(members) with its subnets and host-local C(ranges).
+      - V(subnets) - every member of O(members) with its subnets, without C(ranges) (compute them where they
+        are needed with the C(cni.node.host_local_ranges) filter, from C(subnets)). About a third of the
+        result of V(all).
+      - V(changed) - only the members this run records a new subnet for (RV(allocated)), with their
+        C(ranges).
+      - V(none) - no members (RV(allocated), RV(unlisted), RV(released), RV(totals) and RV(drift) are still
+        returned).
+      - The state file, RV(changed) and the check mode prediction are the same whatever is returned.
+    type: str
+    choices: [all, subnets, changed, none]
+    default: all
 notes:
   - Check mode reads the state file (under a shared lock, creating nothing) and reports exactly which members
     would get or lose which subnets.
@@ -187,6 +204,8 @@ members:
     - For each member of O(members) - its subnets (one per family of the pool), the subnet per family under
       C(ipv4) and C(ipv6), and C(ranges), ready for the C(ranges) field of the host-local IPAM plugin (one
       range set per family). The gateway is the first usable address and lies outside the range.
+    - O(return_members) selects the members (all, or only those with a new subnet, or none) and whether
+      C(ranges) are included.
     - Empty with O(state=absent).
   returned: always
   type: dict
@@ -243,7 +262,8 @@ from ansible_collections.cni.node.plugins.module_utils._statefile import LockedS
 def run(args, check_mode):
     """Read, plan and (unless check mode) write under the lock; the plan."""
     spec = _ipam.Spec(args['name'], cidr=args['cidr'], node_prefix=args['node_prefix'], members=args['members'],
-                      reserved=args['reserved'], claims=args['claims'], purge=args['purge'], state=args['state'])
+                      reserved=args['reserved'], claims=args['claims'], purge=args['purge'], state=args['state'],
+                      return_members=args.get('return_members') or 'all')
     path = args['path']
     with LockedStateFile(path, timeout=args['lock_timeout'], exclusive=not check_mode) as store:
         doc = _ipam.load_document(store.read(), path)
@@ -279,6 +299,7 @@ def _main():
             purge=dict(type='bool', default=False),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             lock_timeout=dict(type='float', default=60),
+            return_members=dict(type='str', default='all', choices=['all', 'subnets', 'changed', 'none']),
         ),
         required_if=[('state', 'present', ('cidr', 'node_prefix'))],
         supports_check_mode=True,

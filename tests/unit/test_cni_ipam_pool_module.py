@@ -126,3 +126,33 @@ def test_write_keeps_the_mode_of_the_state_file(tmp_path):
         assert f.read() == 'old'
         f.write('new')
     assert open(path).read() == 'new' and os.stat(path).st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize('mode', ['subnets', 'changed', 'none'])
+def test_return_members_trims_the_result_not_the_allocation(capsys, args, tmp_path, mode):
+    full_path = str(tmp_path / 'full.json')
+    run_main(capsys, dict(args, path=full_path))
+    run_main(capsys, dict(args, return_members=mode))
+    grown = dict(members=['n3', 'n1', 'n2'])
+    predicted = run_main(capsys, dict(args, return_members=mode, **grown), check=True)
+    res = run_main(capsys, dict(args, return_members=mode, **grown))
+    full = run_main(capsys, dict(args, path=full_path, **grown))
+    with open(args['path']) as f, open(full_path) as g:
+        assert f.read() == g.read()
+    for key in ('changed', 'drift', 'allocated', 'totals', 'unlisted', 'released'):
+        assert res[key] == full[key] == predicted[key], key
+    assert res['members'] == predicted['members']
+    if mode == 'subnets':
+        assert res['members'] == dict((m, {'subnets': v['subnets'], 'ipv4': v['ipv4']})
+                                      for m, v in full['members'].items())
+    elif mode == 'changed':
+        assert res['members'] == {'n3': full['members']['n3']} and res['allocated'] == ['n3']
+        again = run_main(capsys, dict(args, return_members=mode, **grown))
+        assert again['changed'] is False and again['members'] == {}
+    else:
+        assert res['members'] == {}
+
+
+def test_return_members_refuses_an_unknown_choice(capsys, args, tmp_path):
+    res = run_main(capsys, dict(args, return_members='some'))
+    assert res['rc'] == 1 and 'return_members' in res['msg'] and os.listdir(str(tmp_path)) == []

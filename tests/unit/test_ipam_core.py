@@ -358,3 +358,121 @@ def test_a_claim_under_the_wrong_family_key_is_refused(claim):
         _ipam.Spec(name='pods', cidr=['10.0.0.0/16', 'fd00::/48'], node_prefix={'ipv4': 24, 'ipv6': 64},
                    members=['n1'], claims={'n1': claim})
     assert exc.value.param == 'claims' and 'claims.n1.' in str(exc.value)
+
+
+# ---------------------------------------------------------------- bulk paths (large fleets)
+
+
+def _random_subnet_texts(rnd, family, count):
+    """Mostly valid subnets, with the flaws a hand-edited file can have."""
+    bits = 32 if family == 'ipv4' else 128
+    out = []
+    for _n in range(count):
+        prefix = rnd.choice([24, 24, 24, 26, 30] if family == 'ipv4' else [64, 64, 64, 56, 120])
+        n = rnd.getrandbits(prefix) << (bits - prefix)
+        text = '%s/%d' % (ipaddress.ip_address(n) if family == 'ipv4' else ipaddress.IPv6Address(n), prefix)
+        flaw = rnd.random()
+        if flaw < 0.03:
+            text = text.replace('/', '/0')             # a leading zero: still a valid prefix length
+        elif flaw < 0.06:
+            text = text.split('/')[0] + '/%d' % (prefix + 8)   # host bits set (or too long)
+        elif flaw < 0.08:
+            text = rnd.choice(['10.1/16', '010.0.0.0/8', 'fd00::/64/1', 'x/24', '', '10.0.0.0', 'fd00::1/64',
+                               '10.0.0.0/24 ', '１0.0.0.0/8', '10.0.0.0/２４', 7, None])
+        out.append(text)
+    return out
+
+
+@pytest.mark.parametrize('seed', range(30))
+def test_bulk_parsing_agrees_with_parse_subnet(seed):
+    rnd = random.Random(seed)
+    family = 'ipv4' if seed % 2 else 'ipv6'
+    texts = _random_subnet_texts(rnd, family, rnd.randrange(1, 40))
+    expected = []
+    for text in texts:
+        try:
+            fam, n, prefix = _ipam.parse_subnet(text)
+        except ValueError:
+            expected = None
+            break
+        if fam != family:
+            expected = None
+            break
+        expected.append((n, prefix))
+    got = _ipam.parse_many(family, texts)
+    # The bulk path may refuse what the single one takes (non-ASCII digits: then the slow path decides),
+    # never the reverse.
+    assert got == expected or (got is None and any(isinstance(t, str) and not t.isascii() for t in texts))
+
+
+@pytest.mark.parametrize('family, prefix', [('ipv4', 24), ('ipv4', 30), ('ipv6', 64), ('ipv6', 126)])
+def test_bulk_formatting_and_ranges_equal_the_single_ones(family, prefix):
+    rnd = random.Random(prefix)
+    bits = 32 if family == 'ipv4' else 128
+    numbers = [rnd.getrandbits(prefix) << (bits - prefix) for _n in range(300)] + [0]
+    odd = [0xffff << 32 | 0x0a000001, 1] if family == 'ipv6' else [1]   # glibc's ::ffff:a.b.c.d spelling
+    assert _ipam.format_many(family, numbers + odd) == [_ipam.FORMAT[family](n) for n in numbers + odd]
+    texts = ['%s/%d' % (_ipam.FORMAT[family](n), prefix) for n in numbers]
+    assert _ipam.ranges_many(family, numbers, prefix, texts) == [_ipam.host_local_range(t) for t in texts]
+
+
+def test_a_large_pool_gives_what_the_single_member_functions_give():
+    """2,000 members, dual-stack, with holes, claims and reserved: the bulk-built record and views are exact."""
+    kw = dict(cidr=['10.0.0.0/14', 'fd00::/48'], node_prefix={'ipv4': 26, 'ipv6': 64},
+              reserved=['10.0.0.0/24', '10.0.40.17', 'fd00:0:0:9::/64'])
+    names = ['node%04d' % i for i in range(2000)]
+    _p, doc = run(_ipam.new_document(), names, **kw)
+    rnd = random.Random(7)
+    stay = rnd.sample(names, 1500)
+    p, doc = run(doc, stay + ['new%d' % i for i in range(300)] + ['claimed'], purge=True,
+                 claims={'claimed': {'ipv4': '10.2.0.0/26', 'ipv6': 'fd00:0:0:ffff::/64'}}, **kw)
+    v4, v6 = assigned(doc), assigned(doc, 'ipv6')
+    assert len(set(v4.values())) == len(v4) == 1801 and len(set(v6.values())) == len(v6) == 1801
+    assert v4['claimed'] == '10.2.0.0/26' and v6['claimed'] == 'fd00:0:0:ffff::/64'
+    assert v4['new0'] == '10.0.1.64/26'   # the lowest subnet freed by the purge (reserved: 10.0.0.0/24)
+    for m, view in p.members.items():
+        assert view['subnets'] == [v4[m], v6[m]] and view['ipv4'] == v4[m] and view['ipv6'] == v6[m]
+        assert view['ranges'] == [[_ipam.host_local_range(v4[m])], [_ipam.host_local_range(v6[m])]]
+    again, _doc = run(doc, list(reversed(list(p.members))), **kw)
+    assert again.write is False and again.changes.drift == [] and again.members == p.members
+
+
+@pytest.mark.parametrize('mode', ['all', 'subnets', 'changed', 'none'])
+def test_return_members_selects_the_members_and_never_the_allocation(mode):
+    doc = _ipam.new_document()
+    _p, doc = run(doc, ['a', 'b'])
+    p, new = run(doc, ['b', 'c', 'a'], return_members=mode)
+    full, same = run(doc, ['b', 'c', 'a'])
+    assert new == same and p.changes.drift == full.changes.drift and p.allocated == ['c'] == full.allocated
+    assert p.totals == full.totals and p.write is full.write is True
+    expected = {'all': full.members,
+                'subnets': dict((m, {'subnets': v['subnets'], 'ipv4': v['ipv4']}) for m, v in full.members.items()),
+                'changed': {'c': full.members['c']},
+                'none': {}}[mode]
+    assert p.members == expected
+    assert list(p.members) == [m for m in ['b', 'c', 'a'] if m in expected]
+
+
+def test_return_members_is_validated():
+    with pytest.raises(ParameterError) as exc:
+        _ipam.Spec('pods', cidr='10.0.0.0/20', node_prefix=24, members=['a'], return_members='some')
+    assert exc.value.param == 'return_members' and 'all, subnets, changed, none' in exc.value.msg
+
+
+@pytest.mark.parametrize('members, words', [
+    ({'a': {'ipv4': '10.0.0.0/24'}, 'b': {'ipv5': '10.0.1.0/24'}}, "member 'b': expected"),
+    ({'a': {'ipv4': '10.0.0.0/24'}, 'b': []}, "member 'b': expected"),
+    ({'a': {'ipv4': '10.0.0.0/24'}, 'b': {'ipv4': '10.0.1.0/24', 'ipv6': '10.0.2.0/24'}},
+     "member 'b': '10.0.2.0/24' is not an ipv6 subnet"),
+    ({'a': {'ipv6': 'fd00::/64'}, 'b': {'ipv6': 'fd00:0::/64'}}, 'fd00:0::/64 is recorded for both a and b'),
+    ({'a': {'ipv4': '10.0.0.0/24'}, 'b': {'ipv4': 7}}, "member 'b': 7 is not an ipv4 subnet"),
+])
+def test_a_flaw_anywhere_in_a_large_state_file_is_named(members, words):
+    """The bulk check finds that something is wrong; the message still names the entry."""
+    many = dict(('n%05d' % i, {'ipv4': '10.%d.%d.0/24' % (100 + i // 256, i % 256)}) for i in range(3000))
+    many.update(members)
+    text = json.dumps({'schema': 'cni.node/ipam-pool', 'version': 1, 'pools': {'p': {
+        'cidr': ['10.0.0.0/8'], 'node_prefix': {'ipv4': 24}, 'reserved': [], 'members': many}}})
+    with pytest.raises(StateFileError) as exc:
+        _ipam.load_document(text, '/srv/ipam.json')
+    assert words in exc.value.msg and exc.value.param == 'path'
