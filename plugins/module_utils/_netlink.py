@@ -24,7 +24,7 @@ import errno
 import os
 import socket
 
-from ansible_collections.cni.node.plugins.module_utils import _netns
+from ansible_collections.cni.node.plugins.module_utils import _netns, _rtnl
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
@@ -85,6 +85,7 @@ class Netlink(object):
         self.netns = netns
         self.path = None
         self.ipr = None
+        self.rtnl = None
 
     def __enter__(self):
         mod = pyroute2()
@@ -108,12 +109,25 @@ class Netlink(object):
             # pyroute2 raises OSError, NetlinkError or its own errors here,
             # depending on the version: all of them become typed errors.
             raise typed_error(exc, 'opening a netlink socket in %s' % where)
+        try:
+            if self.path is None:
+                self.rtnl = _rtnl.Socket()
+            else:
+                with _netns.entered(self.path):
+                    self.rtnl = _rtnl.Socket()
+        except OSError as exc:
+            self.ipr.close()
+            self.ipr = None
+            raise typed_error(exc, 'opening a netlink socket in %s' % where)
         return self
 
     def __exit__(self, *exc_info):
         if self.ipr is not None:
             self.ipr.close()
             self.ipr = None
+        if self.rtnl is not None:
+            self.rtnl.close()
+            self.rtnl = None
         return False
 
     def call(self, what, method, *args, **kwargs):
@@ -178,138 +192,104 @@ class Netlink(object):
         finally:
             os.close(fd)
 
+    # Routes, neighbours and FDB entries go through the bulk codec in _rtnl
+    # (one dump per kind, requests batched): an overlay has thousands.
+
+    def _dump(self, what, fn, *args):
+        try:
+            return fn(*args)
+        except OSError as exc:
+            raise typed_error(exc, what)
+
     def routes(self, families=(4, 6), table=254):
-        """One dump per family of the routes in ``table`` (main), as plain dicts (see ``route_dict``)."""
+        """One dump per family of the routes in ``table`` (main), as plain dicts (see ``_rtnl.route_dict``)."""
         out = []
         for fam in families:
-            msgs = self.call('listing IPv%d routes' % fam, 'get_routes', family=_AF[fam], table=table)
-            out.extend(route_dict(m) for m in msgs)
+            out.extend(self._dump('listing IPv%d routes' % fam, self.rtnl.dump_routes, _AF[fam]))
         return [r for r in out if r['table'] == table]
+
+    def neighbours(self, families=(4, 6)):
+        """One dump per family of the neighbour (ARP/NDP) tables, as plain dicts (see ``_rtnl.neigh_dict``)."""
+        out = []
+        for fam in families:
+            out.extend(self._dump('listing IPv%d neighbours' % fam, self.rtnl.dump_neighbours, _AF[fam]))
+        return out
+
+    def fdb(self):
+        """One dump of the forwarding databases (AF_BRIDGE neighbours), as plain dicts (``_rtnl.fdb_dict``).
+
+        ``self`` is true for entries of the device itself (a VXLAN device's
+        remote destinations), false for a bridge master's; ``dst`` is the
+        remote underlay address of a VXLAN entry.
+        """
+        return self._dump('listing forwarding database entries', self.rtnl.dump_neighbours, socket.AF_BRIDGE)
+
+    def batch(self, calls):
+        """Run many route/neigh/fdb calls, given as (method, args, kwargs), in bulk.
+
+        ``args`` start with the ``what`` text, as for the single methods.
+        Every request is sent (the kernel handles each on its own); returns
+        one entry per call: None when done, else the typed error.
+        """
+        requests = [_ENCODE[method](*args[1:], **kwargs) for method, args, kwargs in calls]
+        try:
+            codes = self.rtnl.execute(requests)
+        except OSError as exc:
+            raise typed_error(exc, calls[0][1][0] if calls else 'netlink batch')
+        return [typed_error(OSError(code, os.strerror(code)), call[1][0]) if code else None
+                for code, call in zip(codes, calls)]
+
+    def _one(self, method, what, *args, **kwargs):
+        error = self.batch([(method, (what,) + args, kwargs)])[0]
+        if error is not None:
+            raise error
 
     def route_add(self, what, dst, oif, gateway=None, onlink=False, proto=None, table=254, replace=False):
         """Add (or with ``replace`` replace) the route to ``dst`` (CIDR text) out of link ``oif``."""
-        return self.call(what, 'route', 'replace' if replace else 'add',
-                         **_route_kwargs(dst, oif, gateway, onlink, proto, table))
+        self._one('route_add', what, dst, oif, gateway=gateway, onlink=onlink, proto=proto, table=table,
+                  replace=replace)
 
     def route_del(self, what, dst, oif, gateway=None, onlink=False, proto=None, table=254):
         """Delete the route to ``dst``; with ``proto`` set the kernel deletes only a route of that protocol."""
-        return self.call(what, 'route', 'del', **_route_kwargs(dst, oif, gateway, onlink, proto, table))
-
-    def neighbours(self, families=(4, 6)):
-        """One dump per family of the neighbour (ARP/NDP) tables, as plain dicts (see ``neigh_dict``)."""
-        out = []
-        for fam in families:
-            out.extend(neigh_dict(m) for m in self.call('listing IPv%d neighbours' % fam, 'get_neighbours',
-                                                        family=_AF[fam]))
-        return out
+        self._one('route_del', what, dst, oif, gateway=gateway, onlink=onlink, proto=proto, table=table)
 
     def neigh_set(self, what, index, dst, lladdr):
         """Make ``dst`` a permanent neighbour with ``lladdr`` on link ``index`` (created or replaced)."""
-        return self.call(what, 'neigh', 'replace', ifindex=index, dst=dst, lladdr=lladdr, state=NUD_PERMANENT,
-                         family=_AF[_family_of(dst)])
+        self._one('neigh_set', what, index, dst, lladdr)
 
     def neigh_del(self, what, index, dst):
         """Delete the neighbour ``dst`` of link ``index``."""
-        return self.call(what, 'neigh', 'del', ifindex=index, dst=dst, family=_AF[_family_of(dst)])
-
-    def fdb(self):
-        """One dump of the bridge forwarding databases (AF_BRIDGE neighbours), as plain dicts."""
-        return [fdb_dict(m) for m in self.call('listing forwarding database entries', 'get_neighbours',
-                                               family=socket.AF_BRIDGE)]
+        self._one('neigh_del', what, index, dst)
 
     def fdb_add(self, what, index, lladdr, dst, append=False):
         """A permanent FDB entry ``lladdr dst <dst>`` on link ``index`` (self).
 
-        ``append`` adds one more destination for the same MAC (the flood
-        entries of 00:00:00:00:00:00); otherwise an entry for that MAC is
-        created or replaced.
+        ``append`` adds one more destination for the same MAC (the kernel
+        keeps several only for the all-zero flood MAC and multicast MACs);
+        otherwise an entry for that MAC is created or replaced.
         """
-        return self.call(what, 'fdb', 'append' if append else 'replace', ifindex=index, lladdr=lladdr, dst=dst,
-                         state=NUD_PERMANENT | NUD_NOARP, flags=NTF_SELF)
+        self._one('fdb_add', what, index, lladdr, dst, append=append)
 
     def fdb_del(self, what, index, lladdr, dst):
         """Delete the FDB entry ``lladdr dst <dst>`` of link ``index``."""
-        return self.call(what, 'fdb', 'del', ifindex=index, lladdr=lladdr, dst=dst, flags=NTF_SELF)
+        self._one('fdb_del', what, index, lladdr, dst)
 
 
-NUD_NOARP = 0x40
-NUD_PERMANENT = 0x80
-NTF_SELF = 0x02
-NTF_MASTER = 0x04
-RTNH_F_ONLINK = 0x04
+def _route_del_request(dst, oif, gateway=None, onlink=False, proto=None, table=254):
+    return _rtnl.route(False, dst, oif, gateway=gateway, onlink=onlink, proto=proto, table=table)
+
+
+_ENCODE = {
+    'route_add': lambda *a, **k: _rtnl.route(True, *a, **k),
+    'route_del': _route_del_request,
+    'neigh_set': lambda index, dst, lladdr: _rtnl.neigh(True, index, dst, lladdr),
+    'neigh_del': lambda index, dst: _rtnl.neigh(False, index, dst),
+    'fdb_add': lambda index, lladdr, dst, append=False: _rtnl.fdb(True, index, lladdr, dst, append=append),
+    'fdb_del': lambda index, lladdr, dst: _rtnl.fdb(False, index, lladdr, dst),
+}
+
+
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
-
-
-def _family_of(address):
-    return 6 if ':' in str(address) else 4
-
-
-def _route_kwargs(dst, oif, gateway, onlink, proto, table):
-    net, plen = str(dst).split('/', 1)
-    kwargs = dict(dst=net, dst_len=int(plen), oif=oif, table=table, family=_AF[_family_of(net)])
-    if gateway is not None:
-        kwargs['gateway'] = gateway
-    if onlink:
-        kwargs['flags'] = RTNH_F_ONLINK
-    if proto is not None:
-        kwargs['proto'] = proto
-    return kwargs
-
-
-def route_dict(msg):
-    """Plain dict of an RTM_NEWROUTE message.
-
-    ``dst`` is CIDR text (``0.0.0.0/0`` / ``::/0`` for a default route);
-    ``onlink`` is the RTNH_F_ONLINK flag; ``table`` prefers RTA_TABLE (tables
-    above 255 do not fit the header field).
-    """
-    fam = 6 if msg['family'] == socket.AF_INET6 else 4
-    dst = msg.get_attr('RTA_DST') or ('::' if fam == 6 else '0.0.0.0')
-    return dict(
-        family=fam,
-        dst=u'%s/%d' % (dst, msg['dst_len']),
-        gateway=msg.get_attr('RTA_GATEWAY'),
-        oif=msg.get_attr('RTA_OIF'),
-        table=msg.get_attr('RTA_TABLE') or msg['table'],
-        proto=msg['proto'],
-        scope=msg['scope'],
-        type=msg['type'],
-        onlink=bool(msg['flags'] & RTNH_F_ONLINK),
-        priority=msg.get_attr('RTA_PRIORITY'),
-    )
-
-
-def neigh_dict(msg):
-    """Plain dict of an RTM_NEWNEIGH message of the ARP/NDP tables."""
-    lladdr = msg.get_attr('NDA_LLADDR')
-    return dict(
-        index=msg['ifindex'],
-        family=6 if msg['family'] == socket.AF_INET6 else 4,
-        dst=msg.get_attr('NDA_DST'),
-        lladdr=lladdr.lower() if lladdr else None,
-        state=msg['state'],
-        permanent=bool(msg['state'] & NUD_PERMANENT),
-        flags=msg['flags'],
-    )
-
-
-def fdb_dict(msg):
-    """Plain dict of an AF_BRIDGE RTM_NEWNEIGH message (a forwarding database entry).
-
-    ``self`` is true for entries of the device itself (a VXLAN device's
-    remote destinations), false for entries of a bridge master; ``dst`` is
-    the remote underlay address of a VXLAN entry (None for a bridge's).
-    """
-    lladdr = msg.get_attr('NDA_LLADDR')
-    return dict(
-        index=msg['ifindex'],
-        lladdr=lladdr.lower() if lladdr else None,
-        dst=msg.get_attr('NDA_DST'),
-        state=msg['state'],
-        permanent=bool(msg['state'] & NUD_PERMANENT),
-        self=bool(msg['flags'] & NTF_SELF),
-        master=msg.get_attr('NDA_MASTER'),
-    )
 
 
 def link_dict(msg):

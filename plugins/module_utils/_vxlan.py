@@ -129,7 +129,7 @@ def _check_peers(peers, local, l2_mode):
     if not isinstance(peers, (list, tuple)):
         raise ParameterError('peers must be a list of {remote, subnet, vtep_mac}', param='peers')
     out = []
-    seen_remote, seen_subnet = {}, {}
+    seen_remote = {}
     for i, item in enumerate(peers):
         peer = Peer(i, item, local.version, l2_mode)
         if peer.remote == local:
@@ -139,14 +139,24 @@ def _check_peers(peers, local, l2_mode):
             raise ParameterError('peers[%d] and peers[%d] have the same remote %s'
                                  % (seen_remote[peer.remote], i, peer.remote), param='peers')
         seen_remote[peer.remote] = i
-        if peer.subnet is not None:
-            for other, j in seen_subnet.items():
-                if other.version == peer.subnet.version and other.overlaps(peer.subnet):
-                    raise ParameterError('peers[%d].subnet %s overlaps peers[%d].subnet %s'
-                                         % (i, peer.subnet, j, other), param='peers')
-            seen_subnet[peer.subnet] = i
         out.append(peer)
+    _check_overlaps(out)
     return out
+
+
+def _check_overlaps(peers):
+    """Fail when two peers' subnets overlap: one sort, then a sweep (not every pair)."""
+    spans = sorted((p.subnet.version, int(p.subnet.network_address), int(p.subnet.broadcast_address), i)
+                   for i, p in enumerate(peers) if p.subnet is not None)
+    reach = None   # (version, highest end so far, index of its peer)
+    for version, start, end, i in spans:
+        if reach is not None and reach[0] == version and start <= reach[1]:
+            j = reach[2]
+            a, b = sorted((i, j))
+            raise ParameterError('peers[%d].subnet %s overlaps peers[%d].subnet %s'
+                                 % (b, peers[b].subnet, a, peers[a].subnet), param='peers')
+        if reach is None or reach[0] != version or end > reach[1]:
+            reach = (version, end, i)
 
 
 class Spec(object):
@@ -625,11 +635,30 @@ def apply(p, nl):
                                     'missing' % spec.name, param='name')
             created = state['index'] = link['index']
         for step in p.steps:
+            if step.method in BATCHED:
+                continue
             _tag(lambda s=step: s.run(nl, index_of), step.param)
             done.append(step)
+        peer_steps = [s for s in p.steps if s.method in BATCHED]
+        if peer_steps:
+            # All peer entries in bulk, in plan order (deletions first).
+            errors = nl.batch([(s.method, [index_of(a) for a in s.args], s.kwargs) for s in peer_steps])
+            done.extend(s for s, e in zip(peer_steps, errors) if e is None)
+            failed = [e for e in errors if e is not None]
+            if failed:
+                _tag(lambda: _raise(failed[0], len(failed)), 'peers')
     except CniNodeError:
         _rollback(nl, done, created, index_of)
         raise
+
+
+BATCHED = frozenset(('route_add', 'route_del', 'neigh_set', 'neigh_del', 'fdb_add', 'fdb_del'))
+
+
+def _raise(error, count):
+    if count > 1:
+        error.msg += ' (and %d more peer entries refused)' % (count - 1)
+    raise error
 
 
 def _create_param(attrs):
@@ -654,6 +683,7 @@ def _rollback(nl, done, created, index_of):
             pass
         # Direct routes via the underlay may have been added: undo them too.
         done = [s for s in done if s.method == 'route_add' and s.args[2] is not DEVICE]
+    undo = []
     for step in reversed(done):
         if step.undo is None:
             continue
@@ -663,9 +693,19 @@ def _rollback(nl, done, created, index_of):
             (method, kwargs), args = step.undo, step.args
         args = [index_of(a) for a in args]
         args[0] = 'undoing: ' + step.args[0]
+        undo.append((method, args, kwargs))
+    batch = [c for c in undo if c[0] in BATCHED]
+    if batch:
+        try:
+            nl.batch(batch)
+        except CniNodeError:
+            pass
+    for method, args, kwargs in undo:
+        if method in BATCHED:
+            continue
         try:
             getattr(nl, method)(*args, **kwargs)
-        except (CniNodeError, TypeError):
+        except CniNodeError:
             pass
 
 
