@@ -111,27 +111,49 @@ def namespaces(run_dir=NETNS_RUN_DIR):
         return []
 
 
-def links(netlink_factory, names):
-    """Bridges, VXLAN devices and veths of the node; a veth's peer is looked for in the named namespaces.
+def _nsid(nl, name, run_dir=NETNS_RUN_DIR):
+    """The id the node's namespace gives the named namespace (RTM_GETNSID), or None when it has none."""
+    try:
+        fd = os.open(os.path.join(run_dir, name), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        answer = nl.call('reading the nsid of %s' % name, 'get_netnsid', fd=fd)
+    except CniNodeError:
+        return None
+    finally:
+        os.close(fd)
+    nsid = answer.get('nsid') if isinstance(answer, dict) else None
+    return nsid if isinstance(nsid, int) and nsid >= 0 else None
 
-    ``netlink_factory(netns)`` opens the netlink adapter (None: the node).
-    A peer is recognised by the two link indexes pointing at each other.
+
+def links(netlink_factory, names):
+    """Bridges, VXLAN devices and veths of the node; for a veth, its peer's namespace and name.
+
+    ``netlink_factory(netns)`` opens the netlink adapter (None: the node). A
+    peer in another namespace is found through the namespace id the kernel
+    reports for it (IFLA_LINK_NETNSID), matched against the ids of the named
+    namespaces, then by its interface index there.
     """
     with netlink_factory(None) as nl:
         mine = nl.links()
+        wanted = [link for link in mine if link['kind'] in ('bridge', 'vxlan', 'veth')]
+        nsids = set(link['link_netnsid'] for link in wanted
+                    if link['kind'] == 'veth' and link.get('link_netnsid') is not None)
+        by_nsid = {}
+        if nsids:
+            for ns in names:
+                nsid = _nsid(nl, ns)
+                if nsid in nsids:
+                    by_nsid[nsid] = ns
     by_index = dict((link['index'], link) for link in mine)
-    wanted = [link for link in mine if link['kind'] in ('bridge', 'vxlan', 'veth')]
-    peers = {}
-    if any(link['kind'] == 'veth' and link.get('link_netnsid') is not None for link in wanted):
-        for ns in names:
-            try:
-                with netlink_factory(ns) as nl:
-                    theirs = nl.links()
-            except CniNodeError:
-                continue
-            for link in theirs:
-                if link['kind'] == 'veth' and link.get('link') is not None:
-                    peers.setdefault(link['link'], []).append((ns, link))
+    theirs = {}
+    for ns in set(by_nsid.values()):
+        try:
+            with netlink_factory(ns) as nl:
+                theirs[ns] = dict((link['index'], link) for link in nl.links())
+        except CniNodeError:
+            theirs[ns] = {}
     out = []
     for link in wanted:
         item = dict(name=link['name'], kind=link['kind'], mtu=link['mtu'], mac=link['address'], up=link['up'],
@@ -139,18 +161,15 @@ def links(netlink_factory, names):
         if link['kind'] == 'vxlan':
             item['vxlan'] = link.get('vxlan')
         if link['kind'] == 'veth':
-            peer = None
-            if link.get('link_netnsid') is None:
+            nsid = link.get('link_netnsid')
+            if nsid is None:
                 local = by_index.get(link.get('link'))
-                peer = dict(netns=None, name=local['name']) if local else None
+                item['peer'] = dict(netns=None, name=local['name'] if local else None)
+            elif nsid in by_nsid:
+                other = theirs.get(by_nsid[nsid], {}).get(link.get('link'))
+                item['peer'] = dict(netns=by_nsid[nsid], name=other['name'] if other else None)
             else:
-                for ns, other in peers.get(link['index'], []):
-                    if other['index'] == link.get('link'):
-                        peer = dict(netns=ns, name=other['name'])
-                        break
-                if peer is None:
-                    peer = dict(netns='(unnamed, netnsid %s)' % link['link_netnsid'], name=None)
-            item['peer'] = peer
+                item['peer'] = dict(netns=None, name=None, netnsid=nsid)   # an unnamed namespace
         out.append(item)
     return out
 

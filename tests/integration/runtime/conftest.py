@@ -89,7 +89,7 @@ class Lab(object):
 
     # -- running things inside the host namespace
 
-    def module(self, name, args, check=False, diff=True):
+    def module(self, name, args, check=False, diff=True, python=None):
         """Run a cni.node module as Ansible would, but inside the lab's host namespace."""
         payload = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
         fd, path = tempfile.mkstemp(suffix='.json', dir=self.tmp)
@@ -98,7 +98,7 @@ class Lab(object):
         try:
             env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
             proc = subprocess.run(
-                ['ip', 'netns', 'exec', self.host, sys.executable, '-m',
+                ['ip', 'netns', 'exec', self.host, python or sys.executable, '-m',
                  'ansible_collections.cni.node.plugins.modules.%s' % name, path],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd='/',
                 check=False, timeout=300)
