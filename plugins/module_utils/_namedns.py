@@ -262,9 +262,8 @@ def read_outer(spec, nl):
                                  'cni.node.cni_bridge) or leave veth.master out' % (v.master, _where(spec.netns)),
                                  param='veth.master')
         if master['kind'] != 'bridge':
-            raise ParameterError('veth.master: %r in %s is %s, not a bridge' % (v.master, _where(spec.netns),
-                                                                               _kind(master)),
-                                 param='veth.master')
+            raise ParameterError('veth.master: %r in %s is %s, not a bridge'
+                                 % (v.master, _where(spec.netns), _kind(master)), param='veth.master')
         master_index = master['index']
     out = dict(peer=peer, master_index=master_index, peer_master=None)
     if peer is not None and peer['master']:

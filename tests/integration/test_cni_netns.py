@@ -7,7 +7,7 @@ harness's throwaway "node" namespace (the module's ``netns`` argument), so
 the host's own links, routes and docker0 are never touched. Pod namespaces
 are removed in fixtures, also when a test fails. The main scenario runs
 under both pyroute2 generations (venv: 0.9.x, Debian's /usr/bin/python3:
-0.7.x).
+0.7.x; the harness's ``interpreter`` fixture).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,35 +21,7 @@ import time
 
 import pytest
 
-from conftest import SYSTEM_PYTHON, sh, unique
-
-INTERPRETERS = [
-    pytest.param(sys.executable, id='pyroute2-0.9-venv'),
-    pytest.param(SYSTEM_PYTHON, id='pyroute2-0.7-debian'),
-]
-
-
-@pytest.fixture
-def interpreter(request, tmp_path):
-    """The interpreter to run the module with (as in test_cni_bridge.py).
-
-    Debian's python3 has pyroute2 0.7.x but no Ansible: a wrapper puts only
-    the venv's ``ansible`` package (pure Python) on its path, never the
-    venv's pyroute2.
-    """
-    python = request.param
-    if python == sys.executable:
-        return python
-    if not os.path.exists(python):
-        pytest.fail('%s is missing: make deps installs python3 and python3-pyroute2' % python)
-    import ansible  # pylint: disable=import-outside-toplevel
-    lib = tmp_path / 'ansible-only'
-    lib.mkdir()
-    os.symlink(os.path.dirname(ansible.__file__), str(lib / 'ansible'))
-    wrapper = tmp_path / 'python3'
-    wrapper.write_text(u'#!/bin/sh\nPYTHONPATH="$PYTHONPATH:%s" exec %s "$@"\n' % (lib, python))
-    wrapper.chmod(0o755)
-    return str(wrapper)
+from conftest import INTERPRETERS, sh, unique
 
 
 def netns_list():
@@ -245,8 +217,8 @@ def test_netns_lifecycle_and_drift(module, node, pod, interpreter):
     cycle([dict(path='netns/%s/veth/peer/mtu' % pod, before=1400, after=1450)])
     ip(pod, 'addr', 'add', '192.0.2.7/32', 'dev', 'eth0')               # an address added and one removed
     ip(pod, 'addr', 'del', '10.99.0.2/16', 'dev', 'eth0')
-    cycle([dict(path='netns/%s/veth/addresses' % pod, before=['10.244.1.2/24', '192.0.2.7/32',
-                                                               'fd00:10:244:1::2/64'], after=R_ADDRESSES)])
+    injected = ['10.244.1.2/24', '192.0.2.7/32', 'fd00:10:244:1::2/64']
+    cycle([dict(path='netns/%s/veth/addresses' % pod, before=injected, after=R_ADDRESSES)])
     ip(pod, 'route', 'del', '10.96.0.0/12')                               # a route removed, one extra
     ip(pod, 'route', 'add', '198.51.100.0/24', 'via', '10.244.1.1', 'dev', 'eth0')
     cycle([dict(path='netns/%s/veth/routes' % pod, after=R_ROUTES,
