@@ -1,0 +1,183 @@
+# -*- coding: utf-8 -*-
+"""The pure parts of cni_vxlan and of the bulk rtnetlink codec (no kernel needed)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import socket
+import struct
+
+import pytest
+
+from ansible_collections.cni.node.plugins.module_utils import _rtnl, _vxlan
+from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
+
+LINKS = [
+    dict(index=1, name='lo', kind=None, mtu=65536),
+    dict(index=2, name='eth0', kind=None, mtu=1500),
+    dict(index=3, name='cni0', kind='bridge', mtu=1500),
+]
+ADDRS = [
+    dict(index=1, family=4, address='127.0.0.1', prefixlen=8, scope=254),
+    dict(index=2, family=4, address='192.168.10.11', prefixlen=24, scope=0),
+    dict(index=2, family=6, address='2001:db8::11', prefixlen=64, scope=0),
+    dict(index=2, family=6, address='fe80::1', prefixlen=64, scope=253),
+]
+
+
+def spec(**kw):
+    args = dict(name='vxlan0', vni=1, dev='eth0')
+    args.update(kw)
+    return _vxlan.Spec(**args)
+
+
+def desired(**kw):
+    s = spec(**kw)
+    return _vxlan.Desired(s, _vxlan.resolve_underlay(s, LINKS, ADDRS), LINKS)
+
+
+@pytest.mark.parametrize('kw,param,needle', [
+    (dict(vni=0), 'vni', 'out of range'),
+    (dict(vni=16777216), 'vni', '1 to 16777215'),
+    (dict(vni=None), 'vni', 'required'),
+    (dict(vni=True), 'vni', 'out of range'),
+    (dict(port=0), 'port', '1 to 65535'),
+    (dict(port=65536), 'port', 'UDP port'),
+    (dict(mtu='67'), 'mtu', 'out of range'),
+    (dict(mtu='big'), 'mtu', "'auto' or a number"),
+    (dict(dev=None), 'dev', 'dev or local is required'),
+    (dict(dev='vxlan0'), 'dev', 'the VXLAN device itself'),
+    (dict(local='300.1.1.1'), 'local', 'not an IPv4 or IPv6 address'),
+    (dict(mac='ff:ff:ff:ff:ff:ff'), 'mac', 'multicast'),
+    (dict(addresses=['10.0.0.1']), 'addresses', 'no prefix length'),
+    (dict(state='gone'), 'state', 'present or absent'),
+    (dict(master='cni0', direct_routing=True), 'direct_routing', 'L3 mode'),
+    (dict(name='a-name-far-too-long'), 'name', 'at most 15'),
+])
+def test_spec_refuses_bad_arguments_naming_them(kw, param, needle):
+    with pytest.raises(ParameterError) as err:
+        spec(**kw)
+    assert err.value.param == param
+    assert needle in err.value.msg
+
+
+@pytest.mark.parametrize('peers,needle', [
+    ([dict(remote='192.168.10.12')], 'peers[0].subnet is required in L3 mode'),
+    ([dict(remote='192.168.10.12', subnet='10.244.2.1/24')], 'peers[0].subnet'),
+    ([dict(remote='2001:db8::12', subnet='10.244.2.0/24')], 'one underlay family'),
+    ([dict(remote='192.168.10.11', subnet='10.244.2.0/24')], "this node's own underlay address"),
+    ([dict(remote='192.168.10.12', subnet='10.244.2.0/24'),
+      dict(remote='192.168.10.12', subnet='10.244.3.0/24')], 'same remote'),
+    ([dict(remote='192.168.10.12', subnet='10.244.2.0/24'),
+      dict(remote='192.168.10.13', subnet='10.244.0.0/16')], 'peers[1].subnet 10.244.0.0/16 overlaps peers[0]'),
+    ([dict(remote='192.168.10.12', subnet='10.244.2.0/24', vtep_mac='zz')], 'peers[0].vtep_mac'),
+    ([dict(remote='192.168.10.12', subnet='10.244.2.0/24', color='red')], 'unknown key'),
+    (['192.168.10.12'], 'not a dict'),
+])
+def test_peers_are_checked(peers, needle):
+    with pytest.raises(ParameterError) as err:
+        desired(peers=peers)
+    assert err.value.param == 'peers'
+    assert needle in err.value.msg
+
+
+def test_l2_peers_take_no_subnet():
+    with pytest.raises(ParameterError) as err:
+        desired(master='cni0', peers=[dict(remote='192.168.10.12', subnet='10.244.2.0/24')])
+    assert 'L2 mode' in err.value.msg
+
+
+def test_overlap_sweep_finds_overlaps_anywhere_in_a_large_list():
+    peers = [dict(remote='198.18.%d.%d' % (i // 250, i % 250 + 1), subnet='10.%d.%d.0/24' % (i // 250 + 1, i % 250))
+             for i in range(2000)]
+    assert len(desired(peers=peers).routes) == 2000
+    peers.append(dict(remote='198.19.0.1', subnet='10.3.0.0/16'))
+    with pytest.raises(ParameterError) as err:
+        desired(peers=peers)
+    assert 'peers[2000].subnet 10.3.0.0/16 overlaps peers[500].subnet 10.3.0.0/24' in err.value.msg
+    # Different families never overlap.
+    desired(peers=[dict(remote='192.168.10.12', subnet='10.244.2.0/24'),
+                   dict(remote='192.168.10.13', subnet='fd00:2::/64')])
+
+
+def test_desired_l3_entries_direct_routing_and_derived_macs():
+    want = desired(direct_routing=True, peers=[
+        dict(remote='192.168.10.12', subnet='10.244.2.0/24'),
+        dict(remote='198.51.100.3', subnet='10.244.3.0/24'),
+        dict(remote='198.51.100.4', subnet='fd00:4::/64', vtep_mac='02:00:00:00:04:04'),
+    ])
+    assert want.mtu == 1450 and want.mac == '0e:04:c0:a8:0a:0b'
+    assert want.routes == {
+        '10.244.2.0/24': dict(gateway='192.168.10.12', dev='eth0', onlink=False),
+        '10.244.3.0/24': dict(gateway='10.244.3.0', dev='vxlan0', onlink=True),
+        'fd00:4::/64': dict(gateway='fd00:4::', dev='vxlan0', onlink=True),
+    }
+    assert want.neighbours == {'10.244.3.0': '0e:04:c6:33:64:03', 'fd00:4::': '02:00:00:00:04:04'}
+    assert want.fdb == {('0e:04:c6:33:64:03', '198.51.100.3'), ('02:00:00:00:04:04', '198.51.100.4')}
+    assert want.direct == {'192.168.10.12'}
+
+
+def test_desired_l2_flood_entries_and_master():
+    want = desired(master='cni0', peers=[dict(remote='192.168.10.12'), dict(remote='198.51.100.3')])
+    assert want.master_index == 3
+    assert want.fdb == {('00:00:00:00:00:00', '192.168.10.12'), ('00:00:00:00:00:00', '198.51.100.3')}
+    assert want.routes == {} and want.neighbours == {}
+
+
+@pytest.mark.parametrize('kw,param,needle', [
+    (dict(mtu='1451'), 'mtu', 'mtu 1451 is above what a VXLAN over eth0 can carry: 1450'),
+    (dict(dev='eth9'), 'dev', "no link called 'eth9'"),
+    (dict(master='eth0'), 'master', 'not a bridge'),
+    (dict(master='br9'), 'master', "no bridge called 'br9'"),
+    (dict(dev=None, local='203.0.113.1'), 'mtu', "mtu 'auto' needs the underlay link"),
+    (dict(dev='lo'), 'dev', 'no global IPv4 or IPv6 address'),
+])
+def test_underlay_dependent_checks(kw, param, needle):
+    with pytest.raises(ParameterError) as err:
+        desired(**kw)
+    assert err.value.param == param
+    assert needle in err.value.msg
+
+
+def test_underlay_resolution():
+    assert _vxlan.resolve_underlay(spec(), LINKS, ADDRS).local.compressed == '192.168.10.11'
+    six = _vxlan.resolve_underlay(spec(local='2001:db8::11', dev=None), LINKS, ADDRS)
+    assert six.link['name'] == 'eth0' and str(six.network) == '2001:db8::/64'
+    assert desired(local='2001:db8::11', dev=None).mtu == 1430
+
+
+def test_rtnl_route_request_decodes_to_what_was_asked():
+    msg_type, flags, body = _rtnl.route(True, '10.244.2.0/24', 7, gateway='10.244.2.0', onlink=True, proto=152)
+    assert msg_type == _rtnl.RTM_NEWROUTE and flags & _rtnl.NLM_F_CREATE and flags & _rtnl.NLM_F_EXCL
+    assert _rtnl.route_dict(body, 0) == dict(family=4, dst='10.244.2.0/24', gateway='10.244.2.0', oif=7, table=254,
+                                            proto=152, scope=0, type=1, onlink=True, priority=None)
+    _t, flags, body = _rtnl.route(True, 'fd00:2::/64', 7, gateway='fd00:2::', replace=True)
+    assert flags & _rtnl.NLM_F_REPLACE and not flags & _rtnl.NLM_F_EXCL
+    assert _rtnl.route_dict(body, 0)['dst'] == 'fd00:2::/64'
+    msg_type, _f, body = _rtnl.route(False, '10.244.2.0/24', 7, proto=152)
+    assert msg_type == _rtnl.RTM_DELROUTE and _rtnl.route_dict(body, 0)['scope'] == 255
+
+
+def test_rtnl_neighbour_and_fdb_requests_decode():
+    _t, _f, body = _rtnl.neigh(True, 5, '10.244.3.0', '0e:04:c6:33:64:03')
+    assert _rtnl.neigh_dict(body, 0) == dict(index=5, family=4, dst='10.244.3.0', lladdr='0e:04:c6:33:64:03',
+                                             state=0x80, permanent=True, flags=0)
+    msg_type, flags, body = _rtnl.fdb(True, 5, '00:00:00:00:00:00', '192.0.2.2', append=True)
+    assert msg_type == _rtnl.RTM_NEWNEIGH and flags & _rtnl.NLM_F_APPEND
+    assert _rtnl.fdb_dict(body, 0) == dict(index=5, lladdr='00:00:00:00:00:00', dst='192.0.2.2', state=0xc0,
+                                           permanent=True, self=True, master=None)
+
+
+def test_rtnl_attributes_are_padded_and_skipped_safely():
+    attr = _rtnl._attr(1, b'\x01\x02\x03')
+    assert len(attr) == 8 and struct.unpack('=HH', attr[:4]) == (7, 1)
+    # A truncated attribute header ends the parse instead of looping.
+    assert _rtnl._attrs(b'\x00\x00\x01\x00', 0) == {}
+    assert _rtnl._ip_text(socket.inet_pton(socket.AF_INET6, 'fd00::1')) == 'fd00::1'
+
+
+def test_drift_paths_map_to_parameters():
+    assert _vxlan._param_of('vxlan/vx0/mtu') == 'mtu'
+    assert _vxlan._param_of('vxlan/vx0/routes/10.0.0.0/24') == 'peers'
+    assert _vxlan._param_of('vxlan/vx0') == 'name'
