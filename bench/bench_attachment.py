@@ -109,8 +109,8 @@ def main():
             raise SystemExit('bench failed (exit code %d)' % proc.returncode)
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         print('cni_attachment core vs plugins run directly, %d ADD+DEL cycles of a bridge network' % res['cycles'])
-        print('  median per attachment: direct %.1f ms, through the core %.1f ms' % (res['direct_ms'],
-                                                                                   res['core_ms']))
+        print('  median per attachment: direct %.1f ms, through the core %.1f ms'
+              % (res['direct_ms'], res['core_ms']))
         print('  median overhead of the core: %.1f ms (core time outside the plugins: %.1f ms)'
               % (res['overhead_ms'], res['core_own_time_ms']))
     finally:

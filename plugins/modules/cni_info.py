@@ -61,7 +61,7 @@ options:
   query:
     description:
       - A JMESPath expression applied to RV(cni), for example C(networks.default_network.name) or
-        C(leases.podnet.{used: used, free: free}). Needs the Python library jmespath on the node.
+        C(leases.podnet.used). Needs the Python library jmespath on the node.
     type: str
 notes:
   - Run as root to read every lease and cache file and to see the namespaces' links.
