@@ -298,7 +298,8 @@ def load_network(conf_dir, name, read_text=_fileutil.read_text):
             raise ParameterError('network %r in %s: no plugin configurations' % (name, found.path), param='network')
         data = dict(data, plugins=inlined + extra)
         net = network_from_bytes(json.dumps(data).encode('utf-8'), path=found.path, param='network')
-        net.raw = raw
+        if not extra:
+            net.raw = raw   # libcni caches the list's own bytes; with sibling plugins, the whole chain
     else:
         net = network_from_bytes(raw, path=found.path, param='network')
     if found.spec_error:

@@ -176,10 +176,13 @@ def test_load_network_by_name_with_plugins_from_the_sibling_folder(tmp_path):
     (tmp_path / 'split' / 'ignored.json').write_text('{"type": "nope"}')
     net = rt_.load_network(str(tmp_path), 'split')
     assert [p['type'] for p in net.plugins] == ['bridge', 'portmap', 'tuning']
-    assert net.raw == text.encode() and net.path == str(tmp_path / '10-split.conflist')
+    assert net.path == str(tmp_path / '10-split.conflist')
+    # The cache holds the whole chain, so a DEL from the cache runs the sibling plugins too.
+    assert [p['type'] for p in rt_.network_from_bytes(net.raw).plugins] == ['bridge', 'portmap', 'tuning']
     inlined_only = text.replace('"plugins"', '"loadOnlyInlinedPlugins": true, "plugins"')
     (tmp_path / '10-split.conflist').write_text(inlined_only)
-    assert [p['type'] for p in rt_.load_network(str(tmp_path), 'split').plugins] == ['bridge']
+    inlined_net = rt_.load_network(str(tmp_path), 'split')
+    assert [p['type'] for p in inlined_net.plugins] == ['bridge'] and inlined_net.raw == inlined_only.encode()
     with pytest.raises(ParameterError) as exc:
         rt_.load_network(str(tmp_path), 'other')
     assert exc.value.param == 'network' and 'other' in exc.value.msg
