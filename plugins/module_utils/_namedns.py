@@ -32,6 +32,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import os
 import re
 
 from ansible_collections.cni.node.plugins.module_utils import _netns
@@ -328,17 +329,44 @@ def read(spec, outer_nl, inner_nl):
                   master_index=None, peer_master=None, addresses=[], routes=[])
     if spec.veth is not None and outer_nl is not None:
         actual.update(read_outer(spec, outer_nl))
+    actual['ns_id'] = None
     if inner_nl is not None:
         actual.update(read_inner(spec, inner_nl))
+        if actual['peer'] is not None and actual['inner'] is not None:
+            actual['ns_id'] = _ns_id(outer_nl, spec.path)
     return actual
 
 
+def _ns_id(nl, path):
+    """The id the namespace where the module acts gives namespace ``path`` (RTM_GETNSID), or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        answer = nl.call('reading the id of namespace %s' % path, 'get_netnsid', fd=fd)
+    except CniNodeError:
+        return None
+    finally:
+        os.close(fd)
+    nsid = answer.get('nsid') if isinstance(answer, dict) else None
+    return nsid if isinstance(nsid, int) and nsid >= 0 else None
+
+
 def paired(actual):
-    """True when the inside end and the peer end are the two ends of one veth pair."""
+    """True when the inside end and the peer end are the two ends of one veth pair.
+
+    Each end names the other's index; the peer's other end is in the managed
+    namespace (its IFLA_LINK_NETNSID is the id the peer's namespace gives
+    that namespace), so look-alike pairs between other namespaces with the
+    same indexes do not count. Without that id (the kernel did not answer)
+    the indexes decide.
+    """
     inner, peer = actual['inner'], actual['peer']
     return bool(inner is not None and peer is not None and inner['link'] == peer['index']
                 and peer['link'] == inner['index'] and inner['link_netnsid'] is not None
-                and peer['link_netnsid'] is not None)
+                and peer['link_netnsid'] is not None
+                and (actual.get('ns_id') is None or peer['link_netnsid'] == actual['ns_id']))
 
 
 # Planning ----------------------------------------------------------------

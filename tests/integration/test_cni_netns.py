@@ -410,3 +410,34 @@ def test_links_of_other_kinds_and_own_namespace(module, node, pod):
         res = module('cni_netns', dict(base, veth=dict(name='eth0', peer=unique('vcnt'))), check=check)
         assert res.get('failed') and res['param'] == 'veth.name' and 'not a veth' in res['msg'], res
     assert link(pod, 'eth0')['linkinfo']['info_kind'] == 'bridge'
+
+
+def test_look_alike_pair_is_not_taken(module, node, pod):
+    """Two ends with the right names that name each other's indexes but are paired elsewhere (each with a
+    link in a third namespace) are not the pair: the namespace ids tell, and the pair is made again."""
+    peer = unique('vcnt')
+    args = dict(name=pod, netns=node['ns'], veth=dict(name='eth0', peer=peer))
+    assert module('cni_netns', args)['changed'] is True
+    peer_index, inner_index = str(link(node['ns'], peer)['ifindex']), str(link(pod, 'eth0')['ifindex'])
+    ip(node['ns'], 'link', 'del', peer)
+    wait_gone(pod, 'eth0')
+    others = [unique(), unique()]
+    try:
+        for name in others:
+            sh('ip', 'netns', 'add', name)
+        ip(others[0], 'link', 'add', unique('vcnt'), 'index', peer_index, 'type', 'veth',
+           'peer', 'name', 'eth0', 'netns', pod, 'index', inner_index)
+        ip(node['ns'], 'link', 'add', peer, 'index', peer_index, 'type', 'veth',
+           'peer', 'name', 'eth0', 'netns', others[1], 'index', inner_index)
+        assert state(pod, node['ns'], 'eth0', peer)['paired'], 'the indexes do not look alike'
+        expect = [dict(path='netns/%s/veth' % pod, before='unpaired', after='present')]
+        check = module('cni_netns', args, check=True)
+        assert check['drift'] == expect, check
+        real = module('cni_netns', args)
+        assert real['drift'] == expect, real
+        assert 'link-netns %s ' % pod in ip(node['ns'], '-d', 'link', 'show', 'dev', peer)
+        assert 'link-netns %s ' % node['ns'] in ip(pod, '-d', 'link', 'show', 'dev', 'eth0')
+        assert module('cni_netns', args)['changed'] is False
+    finally:
+        for name in others:
+            remove_netns(name)
