@@ -833,16 +833,16 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False, n
             reasons.append(('cache', 'unreadable: %s' % entry.error, 'valid'))
         else:
             reasons.extend(_differences(entry, network, rt))
+        if not reasons and rt.netns and not netns_exists(rt.netns):
+            raise ParameterError('netns %s does not exist: the attachment cached for it is stale (cni_gc releases '
+                                 'it, state=absent removes it)' % rt.netns, param='netns')
         if not reasons:
             if version_at_least(network.cni_version, '0.4.0') and not network.disable_check:
-                if rt.netns and not netns_exists(rt.netns):
-                    reasons.append(('netns', rt.netns, 'a live namespace'))
-                else:
-                    try:
-                        outcome.check = runner.check(network, rt, entry.result)
-                    except CniFailure as exc:
-                        outcome.check = 'failed'
-                        reasons.append(('check', 'failed: %s' % exc.msg, 'passed'))
+                try:
+                    outcome.check = runner.check(network, rt, entry.result)
+                except CniFailure as exc:
+                    outcome.check = 'failed'
+                    reasons.append(('check', 'failed: %s' % exc.msg, 'passed'))
             else:
                 outcome.check = 'skipped'
         if not reasons:

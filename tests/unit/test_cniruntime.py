@@ -406,3 +406,15 @@ def test_absent_without_the_network_file_uses_the_cached_configuration(fake):
     out = rt_.reconcile(runner, gone, rt_.RuntimeConf('c1', '', 'eth0'), 'absent', fake.cache,
                         network_name='fakenet')
     assert out.actions == ['DEL'] and fake.runs()[-1]['env']['CNI_NETNS'] == '/run/netns/x'
+
+
+def test_present_for_a_namespace_that_is_gone_fails_naming_netns(fake):
+    runner = fake.runner()
+    net = chain()
+    rt = rt_.RuntimeConf('c1', '/run/netns/x', 'eth0')
+    rt_.reconcile(runner, lambda: net, rt, 'present', fake.cache, netns_exists=lambda p: True)
+    for check_mode in (True, False):
+        with pytest.raises(ParameterError) as exc:
+            rt_.reconcile(runner, lambda: net, rt, 'present', fake.cache, check_mode=check_mode,
+                          netns_exists=lambda p: False)
+        assert exc.value.param == 'netns' and 'stale' in exc.value.msg
