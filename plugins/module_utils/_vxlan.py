@@ -503,10 +503,9 @@ def _device_steps(v, path, before, want, fresh):
                             dict(kind='vxlan', vxlan_learning=int(spec.learning)),
                             undo=('link_set', dict(kind='vxlan', vxlan_learning=int(bool(before['learning']))))))
     if v.changes.add(path + '/master', before['master'], spec.master):
-        v.steps.append(Step('master', 'link_set', ['%s %s' % ('enslaving to' if spec.master else 'releasing from',
-                                                                spec.master or before['master']) + ' ' + spec.name,
-                                                     DEVICE],
-                            dict(master=want.master_index or 0)))
+        what = '%s %s %s' % ('enslaving to' if spec.master else 'releasing from', spec.master or before['master'],
+                             spec.name)
+        v.steps.append(Step('master', 'link_set', [what, DEVICE], dict(master=want.master_index or 0)))
     if spec.addresses is not None and v.changes.add(path + '/addresses', before['addresses'], spec.addresses):
         for cidr in before['addresses']:
             if cidr not in spec.addresses:
@@ -580,7 +579,7 @@ def _peer_steps(v, path, tables, want, underlay, fresh, ul_index):
         if wanted is None:
             v.changes.add(u'%s/neighbours/%s' % (path, ip), mac, None)
             dels.append(Step('peers', 'neigh_del', ['removing neighbour %s' % ip, DEVICE, ip], {},
-                                 undo=('neigh_set', ['undo', DEVICE, ip, mac], {})))
+                             undo=('neigh_set', ['undo', DEVICE, ip, mac], {})))
     for ip, mac in sorted(want.neighbours.items()):
         if have_neigh.get(ip) == mac:
             continue

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import INTERPRETERS, sh, unique
 
+
 def ip(netns, *argv, **kwargs):
     return sh('ip', 'netns', 'exec', netns, 'ip', *argv, **kwargs)
 

@@ -309,7 +309,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize('bad,needle', BAD, ids=[n for _, n in BAD])
+@pytest.mark.parametrize('bad,needle', BAD, ids=[needle for _bad, needle in BAD])
 def test_bad_input_fails_clearly_and_changes_nothing(module, node, bad, needle):
     before = ip(node, '-o', 'link') + ip(node, 'route')
     args = l3_args(node)

@@ -73,7 +73,7 @@ def converge(module, lab, mode):
                                                      addresses=[NODES[n]['gateway'] + '/24'])))
             results.append(module('cni_vxlan', dict(
                 name='vx0', vni=1, dev='u0', netns=node, purge_peers=True,
-                addresses=[NODES[n]['subnet'].split('/')[0] + '/32'],
+                addresses=[NODES[n]['subnet'].split('/', maxsplit=1)[0] + '/32'],
                 peers=[dict(remote=NODES[other]['underlay'], subnet=NODES[other]['subnet'])])))
             veth = dict(name='eth0', peer='vcnt%s%s' % (lab['tag'], n), master='cni0', mtu=1450,
                         addresses=[NODES[n]['pod'] + '/24'],

@@ -150,8 +150,8 @@ def test_underlay_resolution():
 def test_rtnl_route_request_decodes_to_what_was_asked():
     msg_type, flags, body = _rtnl.route(True, '10.244.2.0/24', 7, gateway='10.244.2.0', onlink=True, proto=152)
     assert msg_type == _rtnl.RTM_NEWROUTE and flags & _rtnl.NLM_F_CREATE and flags & _rtnl.NLM_F_EXCL
-    assert _rtnl.route_dict(body, 0) == dict(family=4, dst='10.244.2.0/24', gateway='10.244.2.0', oif=7, table=254,
-                                            proto=152, scope=0, type=1, onlink=True, priority=None)
+    assert _rtnl.route_dict(body, 0) == dict(family=4, dst='10.244.2.0/24', gateway='10.244.2.0', oif=7,
+                                             table=254, proto=152, scope=0, type=1, onlink=True, priority=None)
     _t, flags, body = _rtnl.route(True, 'fd00:2::/64', 7, gateway='fd00:2::', replace=True)
     assert flags & _rtnl.NLM_F_REPLACE and not flags & _rtnl.NLM_F_EXCL
     assert _rtnl.route_dict(body, 0)['dst'] == 'fd00:2::/64'
