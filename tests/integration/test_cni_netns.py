@@ -277,6 +277,15 @@ def test_namespace_only_and_loopback(module, pod):
     try:
         res = module('cni_netns', dict(name=other, loopback=False))
         assert res['drift'] == [dict(path='netns/' + other, before='absent', after='present')], res
+        # A placeholder file left without its mount: state=absent removes it.
+        sh('umount', '/run/netns/' + other)
+        gone = dict(name=other, state='absent')
+        expect = [dict(path='netns/' + other, before='stale', after='absent')]
+        assert module('cni_netns', gone, check=True)['drift'] == expect
+        assert os.path.exists('/run/netns/' + other)
+        assert module('cni_netns', gone)['drift'] == expect
+        assert not os.path.lexists('/run/netns/' + other)
+        assert module('cni_netns', gone)['changed'] is False
     finally:
         remove_netns(other)
 
