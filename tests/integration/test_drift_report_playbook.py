@@ -75,7 +75,7 @@ class Run(object):
     def conf(self, name):
         return os.path.join(self.conf_dir, '10-%s.conflist' % name)
 
-    def __call__(self, check=False):
+    def __call__(self, check=False, rc=0):
         evars = dict(ansible_python_interpreter=sys.executable, conf_dir=self.conf_dir)
         argv = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', self.inventory, self.playbook,
                 '-e', json.dumps(evars)]
@@ -83,11 +83,12 @@ class Run(object):
             argv += ['--check', '--diff']
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'],
                    ANSIBLE_CALLBACKS_ENABLED='cni.node.drift_report', CNI_NODE_DRIFT_DIR=self.report,
-                   ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='false')
+                   ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_HOST_KEY_CHECKING='false', ANSIBLE_NOCOLOR='1',
+                   ANSIBLE_RETRY_FILES_ENABLED='false')
         env.pop('ANSIBLE_CONFIG', None)
         proc = subprocess.run(argv, cwd=self.tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, check=False)
-        assert proc.returncode == 0, '%s\n%s' % (proc.stdout, proc.stderr)
+        assert proc.returncode == rc, '%s\n%s' % (proc.stdout, proc.stderr)
         assert 'drift_report' not in proc.stderr, proc.stderr   # no warning from the callback
         with open(os.path.join(self.report, 'drift.json')) as f:
             data = json.load(f)
@@ -194,24 +195,13 @@ def test_report_of_a_drift_then_of_a_clean_node(run):
 def test_unreachable_host_is_reported_apart(run):
     with open(run.inventory, 'a') as f:
         f.write('node-b ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_timeout=2\n')
-    evars = dict(ansible_python_interpreter=sys.executable, conf_dir=run.conf_dir)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'],
-               ANSIBLE_CALLBACKS_ENABLED='cni.node.drift_report', CNI_NODE_DRIFT_DIR=run.report,
-               ANSIBLE_HOST_KEY_CHECKING='false', ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='false')
-    env.pop('ANSIBLE_CONFIG', None)
-    proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', run.inventory, run.playbook,
-                           '-e', json.dumps(evars), '--check'],
-                          cwd=run.tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, check=False)
-    assert proc.returncode == 4, proc.stdout + proc.stderr   # 4: a host was unreachable
-    with open(os.path.join(run.report, 'drift.json')) as f:
-        data = json.load(f)
+    data, md, prom = run(check=True, rc=4)   # 4: a host was unreachable
     assert sorted(data['hosts']) == [HOST] and len(data['hosts'][HOST]) == 6
     assert list(data['failed']) == ['node-b']
     failure = data['failed']['node-b'][0]
     assert failure['unreachable'] is True and failure['task'] == 'Pod network' and failure['msg']
-    with open(os.path.join(run.report, 'drift.prom')) as f:
-        samples = gauges(f.read())
+    assert '- Failed or unreachable: **node-b**\n' in md and '| node-b | \u2014 | not checked | unreachable |\n' in md
+    samples = gauges(prom)
     assert 'cni_node_drift_failed{host="node-a"} 0' in samples
     assert 'cni_node_drift_failed{host="node-b"} 1' in samples
     assert not any(s.startswith('cni_node_drift{host="node-b"') for s in samples)

@@ -74,8 +74,8 @@ def test_aggregation():
 def test_areas_come_from_paths_and_from_the_modules_that_ran():
     r = DriftReport()
     # An area the module table does not know still counts; a short module name maps too.
-    assert r.add_result('h', 't', 'cni_network', dict(drift=[dict(path='mode/etc/cni/net.d/10-a.conflist',
-                                                                   before='0600', after='0644')]))
+    mode = dict(path='mode/etc/cni/net.d/10-a.conflist', before='0600', after='0644')
+    assert r.add_result('h', 't', 'cni_network', dict(drift=[mode]))
     # A module outside the collection with a drift list: only the areas its items name.
     assert r.add_result('h', 't', 'my.own.module', dict(drift=[dict(path='thing/x', before=1, after=2)]))
     assert r.add_result('h', 't', 'my.own.module', dict(drift=[]))
@@ -108,7 +108,7 @@ def test_values_are_made_json_safe():
     ]))
     item = r.data(timestamp=T)['hosts']['h'][0]
     assert item['area'] == 'vxlan' and item['before'] == [1, 2]
-    assert item['after'] == {'a': u'\ufffdx', 'b': 'y'} and type(item['after']['b']) is str
+    assert item['after'] == {'a': u'\ufffdx', 'b': 'y'} and item['after']['b'].__class__ is str
     json.loads(render_json(r.data(timestamp=T)))
 
 
