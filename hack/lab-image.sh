@@ -17,8 +17,9 @@ IMAGE=cni-node-lab
 # minbase is apt + the Priority: required set; this is what the lab needs on
 # top: python3 for Ansible, iproute2 + pyroute2 (Debian's 0.7.x) for the
 # netlink modules, mount for the prepare step (remount /proc/sys rw), and the
-# usual tools to look around a node.
-PACKAGES=(python3 python3-pyroute2 iproute2 procps iptables iputils-ping mount)
+# usual tools to look around a node, and the CNI reference plugins (in
+# /usr/lib/cni: the plugins role installs them from there, as on an offline node).
+PACKAGES=(python3 python3-pyroute2 iproute2 procps iptables iputils-ping mount containernetworking-plugins)
 
 die() { echo "!! lab-image.sh: $*" >&2; exit 1; }
 
