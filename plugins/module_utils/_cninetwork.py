@@ -130,6 +130,7 @@ class Plan(object):
         self.cni_version = None
         self.plugin_versions = {}
         self.binaries = {}
+        self.missing = []         # binaries not found, tolerated in check mode
         self.default_network = None
         self.config = None
 
@@ -142,13 +143,24 @@ def _read_state(path):
     return st
 
 
-def resolve_binaries(spec, prober, p):
-    """Find each binary; with ``validate``, check it; ask versions when needed."""
+def resolve_binaries(spec, prober, p, missing_ok=False):
+    """Find each binary; with ``validate``, check it; ask versions when needed.
+
+    ``missing_ok`` (check mode): a missing binary is a warning, not an error.
+    """
     need_versions = spec.auto or spec.validate
     for jpath, ptype in spec.binaries():
         if ptype in p.binaries:
             continue
         path = prober.find(ptype, spec.bin_dirs)
+        if path is None and missing_ok and (spec.auto or spec.validate):
+            # Check mode: an earlier task of the same run (cni_plugin) may
+            # install it; the real run checks it for real.
+            p.missing.append(ptype)
+            spec.warnings.append('%s: no plugin binary %r in bin_dirs (%s); check mode assumes an earlier task '
+                                 'installs it (a real run fails if it is still missing)'
+                                 % (jpath, ptype, ', '.join(spec.bin_dirs)))
+            continue
         if path is None:
             if spec.auto or spec.validate:
                 raise ParameterError(
@@ -172,7 +184,11 @@ def resolve_binaries(spec, prober, p):
                 raise ParameterError('%s: %s' % (jpath, exc.msg), param='plugins', json_path=jpath)
 
 
-def _resolve_version(spec, p):
+def _resolve_version(spec, p, existing_version=None):
+    if spec.auto and p.missing and not p.plugin_versions:
+        # Check mode with none of the binaries installed yet: the version the
+        # file has now (else the newest spec version) stands in for it.
+        return existing_version or _cnispec.SPEC_VERSIONS[-1]
     if spec.auto:
         version = _cnispec.highest_common(p.plugin_versions.values())
         if version is None:
@@ -207,22 +223,26 @@ def _same_network_file(filename, name):
     return re.match(r'^[0-9]{2,3}-%s\.conflist\Z' % re.escape(name), filename) is not None
 
 
-def plan(spec, prober, read_text, uid=-1, gid=-1):
-    """Compute the plan; raises ParameterError before any change."""
+def plan(spec, prober, read_text, uid=-1, gid=-1, check_mode=False):
+    """Compute the plan; raises ParameterError before any change.
+
+    In ``check_mode`` a missing plugin binary is a warning: an earlier task
+    of the same run may install it (the real run still requires it).
+    """
     p = Plan()
     if not os.path.isdir(spec.conf_dir):
         raise ParameterError('conf_dir: %s does not exist; create it first (the module does not create '
                              'directories)' % spec.conf_dir, param='conf_dir')
     files = _cniloader.scan(spec.conf_dir, read_text)
     after_text = None
+    before_text = read_text(spec.path)
+    before_conf, problem = _parse_existing(before_text)
     if spec.state == 'present':
-        resolve_binaries(spec, prober, p)
-        p.cni_version = _resolve_version(spec, p)
+        resolve_binaries(spec, prober, p, missing_ok=check_mode)
+        p.cni_version = _resolve_version(spec, p, (before_conf or {}).get('cniVersion'))
         raw = dict(spec.raw, cniVersion=p.cni_version)
         p.config = _cnispec.normalise_list(raw, warnings=spec.warnings if spec.auto else [])
         after_text = _cnispec.render(p.config)
-    before_text = read_text(spec.path)
-    before_conf, problem = _parse_existing(before_text)
     ours = spec.path
     if spec.state == 'present':
         _plan_file(spec, p, ours, before_text, before_conf, problem, after_text, uid, gid)

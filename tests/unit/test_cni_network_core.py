@@ -258,3 +258,24 @@ def test_conf_dir_must_exist(tmp_path):
     with pytest.raises(ParameterError) as exc:
         run(spec(str(tmp_path / 'missing')))
     assert exc.value.param == 'conf_dir' and 'does not exist' in exc.value.msg
+
+
+def test_check_mode_tolerates_a_binary_an_earlier_task_would_install(tmp_path):
+    """The drift playbook runs cni_plugin and cni_network in one check-mode run: a deleted
+    plugin binary must show as the plugin task's drift, not fail the network task."""
+    d = str(tmp_path)
+    run(spec(d))
+    before = snapshot(d)
+    s = spec(d)
+    p = _cninetwork.plan(s, FakeProber(missing=('portmap',)), read_text, check_mode=True)
+    assert not p.changes.changed and p.missing == ['portmap']
+    assert any("no plugin binary 'portmap'" in w and 'check mode assumes' in w for w in s.warnings)
+    # None installed yet (a fresh node): the file's version stands in for auto.
+    p = _cninetwork.plan(spec(d), FakeProber(missing=('bridge', 'host-local', 'portmap')), read_text,
+                         check_mode=True)
+    assert p.cni_version == '1.0.0' and not p.changes.changed
+    assert snapshot(d) == before
+    # A real run still refuses it.
+    with pytest.raises(ParameterError) as err:
+        _cninetwork.plan(spec(d), FakeProber(missing=('portmap',)), read_text)
+    assert "no plugin binary 'portmap'" in err.value.msg
