@@ -636,11 +636,9 @@ def render_document(doc):
 
 def _member_json(subnets):
     """json.dumps(subnets, sort_keys=True) of one member's {family: subnet text}, without its overhead."""
-    try:
-        return '{%s}' % ', '.join(['"%s": %s' % (f, _ENCODE(subnets[f])) for f in FAMILIES if f in subnets]) \
-            if len(subnets) <= sum(1 for f in FAMILIES if f in subnets) else json.dumps(subnets, sort_keys=True)
-    except TypeError:   # not text: whatever json makes of it
-        return json.dumps(subnets, sort_keys=True)
+    if isinstance(subnets, dict) and all(f in FAMILIES and isinstance(v, str) for f, v in subnets.items()):
+        return '{%s}' % ', '.join('"%s": %s' % (f, _ENCODE(subnets[f])) for f in FAMILIES if f in subnets)
+    return json.dumps(subnets, sort_keys=True)
 
 
 # ---------------------------------------------------------------- plan

@@ -173,3 +173,41 @@ def test_lost_state_file_is_rebuilt_from_the_facts(fleet):
     # And the next run is quiet again.
     rc, tasks, _stats = fleet.run(['n4', 'n5', 'n3', 'n1', 'n2'])
     assert rc == 0 and allocation(tasks)['changed'] is False
+
+
+LARGE_FLEET_ALLOCATE = 'return_members: subnets'
+LARGE_FLEET_RANGES = 'cni_pod_ranges: "{{ cni_ipam.members[inventory_hostname].subnets | cni.node.host_local_ranges }}"'
+RANGES = 'The node\'s host-local ranges, for the network configuration'
+
+
+def test_large_fleet_variant_gives_every_node_the_same_ranges(tmp_path):
+    """docs/ipam.md "Large fleets": return_members=subnets and the filter instead of the returned ranges."""
+    with open(os.path.join(REPO, 'docs', 'ipam.md')) as f:
+        page = f.read()
+    assert LARGE_FLEET_ALLOCATE in page and LARGE_FLEET_RANGES in page
+    full = Fleet(str(tmp_path / 'full'))
+    large = Fleet(str(tmp_path / 'large'))
+    with open(large.playbook) as f:
+        play = f.read()
+    play, n = re.subn(r'(\n( +)purge: [^\n]*\n)', r'\1\2%s\n' % LARGE_FLEET_ALLOCATE, play)
+    assert n == 1
+    play, n = re.subn(r'cni_pod_ranges: "[^\n]*"', LARGE_FLEET_RANGES.replace('\\', '\\\\'), play)
+    assert n == 1
+    with open(large.playbook, 'w') as f:
+        f.write(play)
+    hosts = ['n1', 'n2', 'n3']
+    for _n in range(2):   # a first run, then a run that changes nothing
+        rc, want, _stats = full.run(hosts)
+        assert rc == 0
+        rc, got, _stats = large.run(hosts)
+        assert rc == 0
+        assert allocation(got)['changed'] == allocation(want)['changed']
+        assert allocation(got)['drift'] == allocation(want)['drift']
+        assert 'ranges' not in allocation(got)['members']['n2']
+        assert allocation(got)['members']['n2']['subnets'] == allocation(want)['members']['n2']['subnets']
+        assert large.pool() == full.pool()
+        for host in hosts:
+            ranges = got[RANGES][host]['ansible_facts']['cni_pod_ranges']
+            assert ranges == want[RANGES][host]['ansible_facts']['cni_pod_ranges']
+            assert ranges == allocation(want)['members'][host]['ranges']
+            assert large.fact(host) == full.fact(host)
