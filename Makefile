@@ -6,10 +6,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps lab demo test sanity lint unit integration molecule build-test bench clean
+.PHONY: help deps lab demo demo-clean test sanity lint unit integration molecule build-test bench clean
 
 help:
-	@echo "make demo    bring up the 2-node lab and apply the node profile"
+	@echo "make demo    bring up the 3-node lab, apply the overlay profile, prove pod-to-pod traffic"
+	@echo "make demo-clean  remove the demo lab"
 	@echo "make test    run every test suite (sanity, lint, unit, integration, build, molecule)"
 	@echo "make bench   run the benchmarks (writes figures to stdout)"
 
@@ -22,6 +23,9 @@ lab: deps
 
 demo: lab
 	bash hack/demo.sh
+
+demo-clean: deps
+	bash -c 'source hack/lab-env.sh && molecule destroy -s overlay'
 
 test: lab
 	bash hack/test.sh

@@ -1,82 +1,93 @@
 #!/usr/bin/env bash
 # The demo (`make demo`, after dockerd and the lab image are ready): bring up
-# the 2-node lab (Molecule's default scenario: create + prepare), apply the
-# kernel-parameter profile to every node with cni.node.cni_sysctl (converge),
-# show that a second run changes nothing (idempotence), check the nodes
-# (verify), and print per node what the module found and set.
+# the 3-node lab (Molecule's overlay scenario: create + prepare), run
+# cni.node.site with the overlay profile (pod subnets, kernel parameters,
+# plugins, VXLAN peers, bridge, network configuration) and cni.node.verify
+# (a test namespace per node attached with the real plugins, pinging every
+# other node's), then print a summary: nodes, subnets, VXLAN peers, the
+# connectivity matrix and the time taken.
 #
-# Every run starts from a fresh lab, so the drift it shows is always the
-# drift of a new node. The lab is left running; the last lines say how to
-# look at it and how to tear it down.
+# The lab and the test namespaces are left up to look around; a rerun reuses
+# them and changes nothing. `make demo-clean` removes the lab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=hack/lab-env.sh
 source hack/lab-env.sh
 
-SCENARIO=default
-report_dir="$PWD/build/demo"
+SCENARIO=overlay
+NODES=(ov-node1 ov-node2 ov-node3)
+NS=cni-node-verify
+start=$SECONDS
 
 step() { printf '\n==================== %s ====================\n' "$*"; }
 
-mol() { molecule "$1" -s "$SCENARIO" --no-command-borders "${@:2}"; }
+step "lab: three nodes (created when missing)"
+molecule create -s "$SCENARIO" --no-command-borders >/dev/null
+eph=$(ls -dt "$HOME"/.ansible/tmp/molecule.*."$SCENARIO" 2>/dev/null | head -1)
+[[ -n "$eph" && -f "$eph/inventory/ansible_inventory.yml" ]] || lab_die "no Molecule inventory for $SCENARIO"
+export ANSIBLE_CONFIG="$eph/ansible.cfg"
+inventory="$eph/inventory/ansible_inventory.yml"
+docker ps --filter label=owner=molecule --format '  {{.Names}}\t{{.Status}}' | grep ov-node
 
-step "lab: fresh nodes (destroy, create, prepare)"
-mol destroy
-mol create
+step "site: cni.node.site with the overlay profile"
+t=$SECONDS
+ansible-playbook -i "$inventory" cni.node.site | tail -n 6
+site_s=$((SECONDS - t))
 
-step "converge: cni.node.cni_sysctl on every node"
-rm -rf "$report_dir"
-mkdir -p "$report_dir"
-mol converge -- -e "cni_lab_report_dir=$report_dir"
+step "verify: cni.node.verify (real plugins through cni_attachment), test namespaces kept"
+t=$SECONDS
+ansible-playbook -i "$inventory" cni.node.verify -e verify_keep=true | tail -n 6
+verify_s=$((SECONDS - t))
 
-step "idempotence: a second run must change nothing"
-mol idempotence
+step "summary"
+python3 - "$NS" "${NODES[@]}" <<'EOF'
+import json, subprocess, sys
 
-step "verify: read the values back inside the nodes"
-mol verify
+ns, nodes = sys.argv[1], sys.argv[2:]
 
-step "summary: what cni_sysctl found and set, per node"
-python - "$report_dir" <<'EOF'
-import glob, json, os, sys
+def on(node, *argv):
+    return subprocess.run(["docker", "exec", node] + list(argv), capture_output=True, text=True)
 
-def show(v):
-    if v is None:
-        return "(absent)"
-    v = str(v)
-    if "\n" in v:
-        return "(%d lines)" % len(v.splitlines())
-    return v
+info = {}
+for n in nodes:
+    fact = json.loads(on(n, "cat", "/etc/ansible/facts.d/cni_ipam_pods.fact").stdout or "{}")
+    underlay = json.loads(on(n, "ip", "-j", "-4", "addr", "show", "dev", "eth0").stdout)[0]["addr_info"][0]["local"]
+    routes = json.loads(on(n, "ip", "-j", "route", "show", "proto", "152").stdout or "[]")
+    vx = json.loads(on(n, "ip", "-j", "-d", "link", "show", "dev", "vxlan0").stdout)[0]
+    pod = json.loads(on(n, "ip", "-n", ns, "-j", "-4", "addr", "show", "dev", "eth0").stdout or "[{}]")
+    info[n] = dict(subnet=", ".join(fact.get("subnets", [])), underlay=underlay, mtu=vx["mtu"], mac=vx["address"],
+                   peers=["%s via %s" % (r["dst"], r["gateway"]) for r in routes],
+                   pod=(pod[0].get("addr_info") or [{}])[0].get("local", "-"))
 
-for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
-    node = os.path.basename(path)[:-5]
-    with open(path) as fh:
-        r = json.load(fh)
-    runtime = [d for d in r["drift"] if d["path"].startswith("sysctl/")]
-    persisted = [d for d in r["drift"] if not d["path"].startswith("sysctl/")]
-    print("%s: %s" % (node, "changed" if r["changed"] else "no drift"))
-    print("  runtime values changed (%d of %d keys):" % (len(runtime), len(r["params"])))
-    for d in runtime:
-        print("    %-42s %s -> %s" % (d["path"][len("sysctl/"):], show(d["before"]), show(d["after"])))
-    if not runtime:
-        print("    (none: every key already had its value)")
-    print("  persisted in %s (%d entries changed):" % (r["file"], len(persisted)))
-    for d in persisted:
-        print("    %-42s %s -> %s" % (d["path"], show(d["before"]), show(d["after"])))
-    print("  desired values, normalised:")
-    for k in sorted(r["params"]):
-        print("    %-42s %s" % (k, r["params"][k]))
-    print()
+print("%-10s %-14s %-16s %-18s %-6s %s" % ("node", "underlay", "pod subnet", "VTEP MAC", "MTU", "test namespace"))
+for n in nodes:
+    i = info[n]
+    print("%-10s %-14s %-16s %-18s %-6s %s" % (n, i["underlay"], i["subnet"], i["mac"], i["mtu"], i["pod"]))
+print("\nVXLAN peers (routes of protocol 152 on vxlan0):")
+for n in nodes:
+    print("  %-10s %s" % (n, "; ".join(info[n]["peers"]) or "(none)"))
+print("\nConnectivity (ping from the test namespace of the row's node to the column's):")
+print("  %-10s %s" % ("", " ".join("%-10s" % n for n in nodes)))
+bad = 0
+for a in nodes:
+    cells = []
+    for b in nodes:
+        ok = on(a, "ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "2", info[b]["pod"]).returncode == 0
+        bad += not ok
+        cells.append("%-10s" % ("ok" if ok else "FAIL"))
+    print("  %-10s %s" % (a, " ".join(cells)))
+sys.exit(1 if bad else 0)
 EOF
 
-echo "The host is untouched: net.* keys are per network namespace, each node has its own."
-echo "Host: net.core.somaxconn=$(cat /proc/sys/net/core/somaxconn)" \
-     "net.ipv6.conf.all.forwarding=$(cat /proc/sys/net/ipv6/conf/all/forwarding)"
 echo
-echo "The lab is still running:"
-docker ps --filter label=owner=molecule --format '{{.Names}}\t{{.Image}}\t{{.Status}}' | sed 's/^/  /'
+echo "Time: site ${site_s} s, verify ${verify_s} s, whole demo $((SECONDS - start)) s."
 cat <<EOF
 
-Look around:   docker exec -it node1 bash
-               docker exec node2 cat /etc/sysctl.d/90-cni-node.conf
-Tear it down:  cd $PWD && PATH=$PWD/.venv/bin:\$PATH molecule destroy -s $SCENARIO
+The lab is still running. Look around:
+  docker exec -it ov-node1 bash
+  docker exec ov-node1 ip route show proto 152          # the VXLAN peers
+  docker exec ov-node1 bridge fdb show dev vxlan0
+  docker exec ov-node1 ip netns exec $NS ping -c 2 <a test namespace address above>
+Rerun:   make demo        (reuses the lab; changes nothing)
+Remove:  make demo-clean
 EOF
