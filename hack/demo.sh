@@ -23,7 +23,9 @@ step() { printf '\n==================== %s ====================\n' "$*"; }
 
 step "lab: three nodes (created when missing)"
 molecule create -s "$SCENARIO" --no-command-borders >/dev/null
-eph=$(ls -dt "$HOME"/.ansible/tmp/molecule.*."$SCENARIO" 2>/dev/null | head -1)
+# Molecule's ephemeral directory of the scenario (inventory, ansible.cfg).
+eph=$(find "$HOME/.ansible/tmp" -maxdepth 1 -name "molecule.*.$SCENARIO" -printf '%T@ %p\n' 2>/dev/null \
+      | sort -rn | head -1 | cut -d' ' -f2-)
 [[ -n "$eph" && -f "$eph/inventory/ansible_inventory.yml" ]] || lab_die "no Molecule inventory for $SCENARIO"
 export ANSIBLE_CONFIG="$eph/ansible.cfg"
 inventory="$eph/inventory/ansible_inventory.yml"

@@ -296,7 +296,7 @@ def main():
             exclusive=args['exclusive'], mode=args['mode'], state=args['state'])
         uid, gid = _fileutil.resolve_owner(args['owner'], args['group'])
         plan = _cninetwork.plan(spec, _cninetwork.Prober(), _fileutil.read_text, uid, gid,
-                                 check_mode=module.check_mode)
+                                check_mode=module.check_mode)
         if not module.check_mode:
             if args['backup']:
                 for staged in ([plan.write] if plan.write else []) + plan.remove:
