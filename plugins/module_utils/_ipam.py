@@ -114,8 +114,8 @@ def parse_many(family, texts):
         else:
             if not all(':' in a for a in addrs):
                 return None
-            numbers = [int.from_bytes(b, 'big') for b in map(functools.partial(socket.inet_pton, socket.AF_INET6),
-                                                              addrs)]
+            pton6 = functools.partial(socket.inet_pton, socket.AF_INET6)
+            numbers = [int.from_bytes(b, 'big') for b in map(pton6, addrs)]
         lengths = {}
         for text in set(plens):
             if not (text.isascii() and text.isdigit()) or int(text) > bits:
@@ -642,7 +642,6 @@ def _member_json(subnets):
 
 
 # ---------------------------------------------------------------- plan
-
 
 
 class Plan(object):
