@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import os
 import socket
 import struct
 
@@ -58,6 +59,7 @@ _NDM = struct.Struct('=BxxxiHBB')   # ndmsg: family, ifindex, state, flags, type
 _RTA = struct.Struct('=HH')         # rtattr: len, type
 _ERR = struct.Struct('=i')
 CHUNK = 256                         # requests per send: their ACKs fit any receive buffer
+TIMEOUT = 30.0                      # seconds to wait for the kernel's answer
 
 
 def _family(address):
@@ -197,6 +199,8 @@ class Socket(object):
     def __init__(self):
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        # A lost answer must not hang a module run: the kernel answers at once.
+        self.sock.settimeout(TIMEOUT)
         self.sock.bind((0, 0))
         self.seq = 0
 
@@ -219,7 +223,12 @@ class Socket(object):
             offset += (length + 3) & ~3
 
     def dump(self, msg_type, head, decode):
-        """All messages of one dump request, decoded. Retries once when the dump was interrupted."""
+        """All messages of one dump request, decoded.
+
+        A dump the kernel marks as interrupted (the table changed meanwhile)
+        is asked again, up to three times; then OSError(EINTR). A message
+        that cannot be decoded raises OSError(EBADMSG).
+        """
         for _attempt in range(3):
             seq = self._next()
             self.sock.send(_HDR.pack(_HDR.size + len(head), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + head)
@@ -231,6 +240,9 @@ class Socket(object):
                     if flags & NLM_F_DUMP_INTR:
                         interrupted = True
                     if kind == NLMSG_DONE:
+                        code = -_ERR.unpack_from(data, off)[0] if len(data) >= off + _ERR.size else 0
+                        if code > 0:
+                            raise OSError(code, 'netlink dump ended with an error: %s' % os.strerror(code))
                         done = True
                         break
                     if kind == NLMSG_ERROR:
@@ -239,10 +251,13 @@ class Socket(object):
                             raise OSError(code, 'netlink dump failed: %s' % errno.errorcode.get(code, code))
                         done = True
                         break
-                    out.append(decode(data, off))
+                    try:
+                        out.append(decode(data, off))
+                    except (struct.error, ValueError, IndexError) as exc:
+                        raise OSError(errno.EBADMSG, 'netlink dump message not understood: %s' % exc)
             if not interrupted:
                 return out
-        return out
+        raise OSError(errno.EINTR, 'netlink dump interrupted three times (the table kept changing)')
 
     def dump_routes(self, family):
         return self.dump(RTM_GETROUTE, _RTM.pack(family, 0, 0, 0, 0, 0, 0, 0, 0), route_dict)

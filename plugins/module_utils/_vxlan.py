@@ -34,6 +34,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import ipaddress
 
 from ansible_collections.cni.node.plugins.module_utils import _overlay
@@ -140,6 +141,13 @@ def _check_peers(peers, local, l2_mode):
                                  % (seen_remote[peer.remote], i, peer.remote), param='peers')
         seen_remote[peer.remote] = i
         out.append(peer)
+    if not l2_mode:
+        seen_mac = {}
+        for i, peer in enumerate(out):
+            if peer.vtep_mac in seen_mac:
+                raise ParameterError('peers[%d] and peers[%d] have the same vtep_mac %s: one MAC is one FDB entry'
+                                     % (seen_mac[peer.vtep_mac], i, peer.vtep_mac), param='peers')
+            seen_mac[peer.vtep_mac] = i
     _check_overlaps(out)
     return out
 
@@ -298,6 +306,10 @@ class Desired(object):
         else:
             self.master_index = None
         self.peers = _check_peers(spec.peers_raw, underlay.local, spec.l2_mode)
+        for i, peer in enumerate(self.peers or ()):
+            if not spec.l2_mode and peer.vtep_mac == self.mac:
+                raise ParameterError('peers[%d].vtep_mac %s is this device\'s own MAC' % (i, peer.vtep_mac),
+                                     param='peers')
         if spec.direct_routing and underlay.link is None:
             raise ParameterError('direct_routing needs the underlay link and subnet: local %s is on no link here'
                                  % underlay.local, param='direct_routing')
@@ -320,7 +332,9 @@ class Desired(object):
             self.neighbours[vtep] = peer.vtep_mac
             self.fdb.add((peer.vtep_mac, remote))
         self.peer_remotes = set(p.remote.compressed for p in self.peers or ())
-        self.peer_macs = set(p.vtep_mac for p in self.peers or ())
+        # MACs of the peers reached through the tunnel (L3): their FDB
+        # entries and neighbours belong to listed peers.
+        self.peer_macs = set(mac for mac, _remote in self.fdb if mac != ZERO_MAC)
 
 
 def read(nl, spec):
@@ -339,14 +353,22 @@ def read(nl, spec):
     return links, addresses, device
 
 
-def peer_tables(nl, device, links, underlay_index):
+def peer_tables(nl, device, links, underlay_index, wanted_dsts=()):
     """Routes, neighbours and FDB entries owned by the module (see the module docstring)."""
     names = dict((l['index'], l['name']) for l in links)
     tables = dict(routes={}, neighbours={}, fdb=set(), foreign_routes={})
     index = device['index'] if device is not None else None
     for r in nl.routes():
+        # The same text as the desired side (ipaddress), whatever the dump printed.
+        r = dict(r, dst=ipaddress.ip_network(r['dst'], strict=False).with_prefixlen,
+                 gateway=ipaddress.ip_address(r['gateway']).compressed if r['gateway'] else None)
         if r['oif'] is None or r['oif'] not in (index, underlay_index):
-            # Routes elsewhere matter only as obstacles (a dst we need, taken).
+            # Routes elsewhere matter only as obstacles (a dst we need, taken),
+            # except ours through a former underlay link (dev changed).
+            if r['proto'] == RTPROT_CNI_NODE and r['gateway'] is not None and r['dst'] in wanted_dsts:
+                tables['routes'][r['dst']] = dict(gateway=r['gateway'], dev=names.get(r['oif'], r['oif']),
+                                                  onlink=r['onlink'], oif=r['oif'])
+                continue
             tables['foreign_routes'].setdefault(r['dst'], r)
             continue
         if r['proto'] == RTPROT_CNI_NODE and r['gateway'] is not None:
@@ -384,6 +406,7 @@ def device_state(device, links, addresses, wanted_addresses=None):
         mtu=device['mtu'],
         mac=(device['address'] or '').lower() or None,
         master=names.get(device['master']) if device['master'] else None,
+        master_index=device['master'] or None,
         up=device['up'],
         addresses=managed_addresses([a for a in addresses if a['index'] == device['index']], wanted_addresses),
     )
@@ -436,9 +459,15 @@ def plan(spec, nl):
     want = Desired(spec, underlay, links)
     p.desired = want
     ul_index = underlay.link['index'] if underlay.link is not None else None
-    tables = peer_tables(nl, device, links, ul_index)
+    tables = peer_tables(nl, device, links, ul_index, set(want.routes))
     wanted_attrs = dict(vni=spec.vni, port=spec.port, local=underlay.local.compressed,
                         dev=underlay.link['name'] if spec.dev is not None else None, gbp=spec.gbp)
+    for link in links:
+        vx = link.get('vxlan') or {}
+        if (link['kind'] == 'vxlan' and link['name'] != spec.name and vx.get('id') == spec.vni
+                and vx.get('port') == spec.port):
+            raise ParameterError('vni: VXLAN device %s already uses VNI %d on port %d; the kernel allows one device '
+                                 'per VNI and port' % (link['name'], spec.vni, spec.port), param='vni')
     if device is not None:
         p.recreate = [k for k in RECREATE if actual[k] != wanted_attrs[k]]
     fresh = device is None or bool(p.recreate)
@@ -463,13 +492,17 @@ def plan(spec, nl):
         before = actual
     if p.recreate:
         # What changes is told against the device as it is (values), the
-        # steps are made for the new device (everything added again).
+        # steps are made for the new device (everything added again). What
+        # the module keeps but does not manage (addresses and peers left
+        # out, stale peers without purge_peers) goes onto the new device too.
         told = _View(spec, p.changes)
         _device_steps(told, path, actual, want, False)
         _peer_steps(told, path, tables, want, underlay, False, ul_index)
         work = _View(spec, Changes())
-        _device_steps(work, path, before, want, True)
-        _peer_steps(work, path, tables, want, underlay, True, ul_index)
+        _device_steps(work, path, before, want, True,
+                      addresses=actual['addresses'] if spec.addresses is None else spec.addresses)
+        _peer_steps(work, path, tables, _carry_over(spec, want, tables, device['index']), underlay, True,
+                    ul_index)
         p.steps, p.stale = work.steps, told.stale
         return p
     view = _View(spec, p.changes)
@@ -477,6 +510,25 @@ def plan(spec, nl):
     _peer_steps(view, path, tables, want, underlay, fresh, ul_index)
     p.steps, p.stale = view.steps, view.stale
     return p
+
+
+def _carry_over(spec, want, tables, index):
+    """``want`` plus the entries on the old device the module keeps (re-created with the device)."""
+    carry = copy.copy(want)
+    carry.peers = list(want.peers or ())
+    carry.routes, carry.neighbours, carry.fdb = dict(want.routes), dict(want.neighbours), set(want.fdb)
+    if want.peers is not None and spec.purge_peers:
+        return carry
+    for dst, route in tables['routes'].items():
+        if route['oif'] == index and dst not in carry.routes:
+            carry.routes[dst] = dict(gateway=route['gateway'], dev=spec.name, onlink=route['onlink'])
+    for ip, mac in tables['neighbours'].items():
+        carry.neighbours.setdefault(ip, mac)
+    for mac, remote in tables['fdb']:
+        listed = (mac == ZERO_MAC and remote in want.peer_remotes) if spec.l2_mode else mac in want.peer_macs
+        if want.peers is None or not listed:
+            carry.fdb.add((mac, remote))
+    return carry
 
 
 class _View(object):
@@ -489,8 +541,9 @@ class _View(object):
         self.stale = []
 
 
-def _device_steps(v, path, before, want, fresh):
+def _device_steps(v, path, before, want, fresh, addresses=False):
     spec = v.spec
+    addresses = spec.addresses if addresses is False else addresses
     if v.changes.add(path + '/mtu', before['mtu'], want.mtu) and not fresh:
         v.steps.append(Step('mtu', 'link_set', ['setting mtu %d on %s' % (want.mtu, spec.name), DEVICE],
                             dict(mtu=want.mtu), undo=('link_set', dict(mtu=before['mtu']))))
@@ -505,16 +558,17 @@ def _device_steps(v, path, before, want, fresh):
     if v.changes.add(path + '/master', before['master'], spec.master):
         what = '%s %s %s' % ('enslaving to' if spec.master else 'releasing from', spec.master or before['master'],
                              spec.name)
-        v.steps.append(Step('master', 'link_set', [what, DEVICE], dict(master=want.master_index or 0)))
-    if spec.addresses is not None and v.changes.add(path + '/addresses', before['addresses'], spec.addresses):
+        v.steps.append(Step('master', 'link_set', [what, DEVICE], dict(master=want.master_index or 0),
+                            undo=('link_set', dict(master=before.get('master_index') or 0))))
+    if addresses is not None and v.changes.add(path + '/addresses', before['addresses'], addresses):
         for cidr in before['addresses']:
-            if cidr not in spec.addresses:
+            if cidr not in addresses:
                 iface = ipaddress.ip_interface(cidr)
                 v.steps.append(Step('addresses', 'addr_del', ['removing address %s from %s' % (cidr, spec.name),
                                                               DEVICE, iface.ip.compressed,
                                                               iface.network.prefixlen], {},
                                     undo=('addr_add', {})))
-        for cidr in spec.addresses:
+        for cidr in addresses:
             if cidr not in before['addresses']:
                 iface = ipaddress.ip_interface(cidr)
                 v.steps.append(Step('addresses', 'addr_add', ['adding address %s to %s' % (cidr, spec.name),
@@ -532,8 +586,8 @@ def _peer_steps(v, path, tables, want, underlay, fresh, ul_index):
         return
     have_routes = {} if fresh else dict(tables['routes'])
     if fresh:
-        # The device's own routes go with it; direct routes via the underlay stay.
-        have_routes = dict((d, r) for d, r in tables['routes'].items() if r['oif'] == ul_index)
+        # The device's own routes go with it; direct routes (via any underlay link) stay.
+        have_routes = dict((d, r) for d, r in tables['routes'].items() if r['dev'] != spec.name)
     have_neigh = {} if fresh else tables['neighbours']
     have_fdb = set() if fresh else tables['fdb']
 
@@ -585,20 +639,24 @@ def _peer_steps(v, path, tables, want, underlay, fresh, ul_index):
             continue
         v.changes.add(u'%s/neighbours/%s' % (path, ip), have_neigh.get(ip), mac)
         adds.append(Step('peers', 'neigh_set', ['setting neighbour %s lladdr %s' % (ip, mac), DEVICE, ip, mac], {},
-                         undo=('neigh_del', ['undo', DEVICE, ip], {}) if have_neigh.get(ip) is None else None))
+                         undo=('neigh_del', ['undo', DEVICE, ip], {}) if have_neigh.get(ip) is None
+                         else ('neigh_set', ['undo', DEVICE, ip, have_neigh[ip]], {})))
     # Forwarding database.
     for mac, remote in sorted(have_fdb - want.fdb):
-        listed = mac in want.peer_macs or remote in want.peer_remotes
+        if spec.l2_mode:
+            listed = mac == ZERO_MAC and remote in want.peer_remotes
+        else:
+            listed = mac in want.peer_macs
         if not listed and not spec.purge_peers:
             v.stale.append(dict(kind='fdb', lladdr=mac, dst=remote))
             continue
         v.changes.add(u'%s/fdb/%s/%s' % (path, mac, remote), 'present', 'absent')
         dels.append(Step('peers', 'fdb_del', ['removing fdb entry %s dst %s' % (mac, remote), DEVICE, mac, remote],
-                         {}, undo=('fdb_add', dict(append=True))))
+                         {}, undo=('fdb_add', dict(append=mac == ZERO_MAC))))
     for mac, remote in sorted(want.fdb - have_fdb):
         v.changes.add(u'%s/fdb/%s/%s' % (path, mac, remote), 'absent', 'present')
         adds.append(Step('peers', 'fdb_add', ['adding fdb entry %s dst %s' % (mac, remote), DEVICE, mac, remote],
-                         dict(append=True), undo=('fdb_del', {})))
+                         dict(append=mac == ZERO_MAC), undo=('fdb_del', {})))
     # Deletions first (a route moving between the tunnel and the underlay
     # frees its destination), routes before neighbours before FDB entries;
     # additions the other way round.
@@ -641,7 +699,11 @@ def apply(p, nl):
         peer_steps = [s for s in p.steps if s.method in BATCHED]
         if peer_steps:
             # All peer entries in bulk, in plan order (deletions first).
-            errors = nl.batch([(s.method, [index_of(a) for a in s.args], s.kwargs) for s in peer_steps])
+            try:
+                errors = nl.batch([(s.method, [index_of(a) for a in s.args], s.kwargs) for s in peer_steps])
+            except CniNodeError:
+                done.extend(peer_steps)   # unknown how far it got: undo all of them
+                raise
             done.extend(s for s, e in zip(peer_steps, errors) if e is None)
             failed = [e for e in errors if e is not None]
             if failed:
@@ -710,7 +772,7 @@ def _rollback(nl, done, created, index_of):
 
 def public(p, after):
     """What the module returns about the device and its peers."""
-    out = dict(vxlan=after)
+    out = dict(vxlan=dict((k, v) for k, v in after.items() if k != 'master_index') if after else after)
     if p.desired is not None and p.desired.peers is not None:
         peers = []
         for peer in p.desired.peers:

@@ -238,6 +238,66 @@ def test_route_taken_by_someone_else_fails_before_any_change(module, node):
     assert observe(node) is None
 
 
+def test_recreate_keeps_what_the_module_does_not_manage(module, node):
+    """A VNI change re-creates the device; addresses and peers left out, and stale peers kept without
+    purge_peers, are on the new device too."""
+    module('cni_vxlan', l3_args(node))
+    ip(node, 'addr', 'add', '10.9.9.9/32', 'dev', VX)
+    unmanaged = dict(name=VX, vni=43, dev='u0', netns=node)
+    check = module('cni_vxlan', unmanaged, check=True)
+    assert paths(check) == ['vxlan/vx0/recreate', 'vxlan/vx0/vni'], check['drift']
+    res = module('cni_vxlan', unmanaged)
+    assert res['drift'] == check['drift'] and res['recreated'] == ['vni']
+    state = observe(node)
+    assert state['vni'] == 43
+    assert state['addresses'] == ['10.244.1.0/32', '10.9.9.9/32']
+    assert (state['routes'], state['neighbours'], state['fdb']) == (L3_WANT['routes'], L3_WANT['neighbours'],
+                                                                    L3_WANT['fdb'])
+    assert module('cni_vxlan', unmanaged)['changed'] is False
+    # Stale peers without purge_peers are kept through a re-creation as well.
+    fewer = l3_args(node, vni=44, peers=[dict(p) for p in PEERS[:2]], purge_peers=False,
+                    addresses=['10.244.1.0/32'])
+    res = module('cni_vxlan', fewer)
+    assert sorted(s['kind'] for s in res['stale']) == ['fdb', 'neighbour', 'route']
+    state = observe(node)
+    assert state['vni'] == 44 and state['routes'] == L3_WANT['routes'] and state['fdb'] == L3_WANT['fdb']
+
+
+def test_a_vni_taken_by_another_device_fails_before_any_change(module, node):
+    module('cni_vxlan', l3_args(node))
+    ip(node, 'link', 'add', 'vx9', 'type', 'vxlan', 'id', '77', 'local', LOCAL, 'dev', 'u0', 'dstport', '4789')
+    before = observe(node)
+    res = module('cni_vxlan', l3_args(node, vni=77))
+    assert res.get('failed') is True and 'vx9 already uses VNI 77' in res['msg'], res
+    assert observe(node) == before
+
+
+def test_peer_switching_to_direct_keeps_its_tunnel_entries_alike(module, node):
+    """Without purge_peers, a peer's neighbour and FDB entry follow one rule: both kept as stale."""
+    args = l3_args(node, direct_routing=False, purge_peers=False)
+    module('cni_vxlan', args)
+    res = module('cni_vxlan', dict(args, direct_routing=True))
+    assert paths(res) == [R2]
+    assert sorted((s['kind'], s.get('dst')) for s in res['stale']) == [('fdb', '192.0.2.2'),
+                                                                       ('neighbour', '10.244.2.0')]
+    purged = module('cni_vxlan', dict(args, direct_routing=True, purge_peers=True))
+    assert paths(purged) == ['vxlan/vx0/fdb/0e:04:c0:00:02:02/192.0.2.2', 'vxlan/vx0/neighbours/10.244.2.0']
+    assert observe(node) == L3_WANT
+
+
+def test_direct_routes_follow_a_new_underlay_link(module, node):
+    ip(node, 'link', 'add', 'u2', 'type', 'veth', 'peer', 'name', 'u3')
+    ip(node, 'addr', 'add', '192.0.2.1/24', 'dev', 'u2')
+    ip(node, 'link', 'set', 'u2', 'up')
+    ip(node, 'link', 'set', 'u3', 'up')
+    module('cni_vxlan', l3_args(node))
+    res = module('cni_vxlan', l3_args(node, dev='u2'))
+    assert res.get('failed') is not True, res
+    assert res['recreated'] == ['dev']
+    assert '10.244.2.0/24 via 192.0.2.2 dev u2' in observe(node)['routes']
+    assert module('cni_vxlan', l3_args(node, dev='u2'))['changed'] is False
+
+
 L2_WANT_FDB = ['00:00:00:00:00:00 192.0.2.2', '00:00:00:00:00:00 198.51.100.3']
 
 

@@ -181,3 +181,15 @@ def test_drift_paths_map_to_parameters():
     assert _vxlan._param_of('vxlan/vx0/mtu') == 'mtu'
     assert _vxlan._param_of('vxlan/vx0/routes/10.0.0.0/24') == 'peers'
     assert _vxlan._param_of('vxlan/vx0') == 'name'
+
+
+def test_peers_with_one_vtep_mac_or_the_devices_own_are_refused():
+    with pytest.raises(ParameterError) as err:
+        desired(peers=[dict(remote='198.51.100.3', subnet='10.244.3.0/24', vtep_mac='02:00:00:00:00:01'),
+                       dict(remote='198.51.100.4', subnet='10.244.4.0/24', vtep_mac='02:00:00:00:00:01')])
+    assert 'same vtep_mac' in err.value.msg
+    with pytest.raises(ParameterError) as err:
+        desired(peers=[dict(remote='198.51.100.3', subnet='10.244.3.0/24', vtep_mac='0e:04:c0:a8:0a:0b')])
+    assert "this device's own MAC" in err.value.msg
+    # In L2 mode every peer is the zero MAC: no such rule.
+    desired(master='cni0', peers=[dict(remote='192.168.10.12'), dict(remote='198.51.100.3')])
