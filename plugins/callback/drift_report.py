@@ -30,7 +30,9 @@ description:
     C(cni_node_drift_failed{host}), C(cni_node_drift_check_mode) and
     C(cni_node_drift_last_run_timestamp_seconds).
   - In check mode the report shows what differs; in a real run it shows what was corrected.
-  - The callback does not change the playbook's exit code.
+  - The callback does not change the playbook's exit code. A failed task tagged C(cni_node_drift_verdict) (the
+    closing verdict of C(cni.node.drift)) is not recorded as a failure of the host.
+  - The report counts as a check-mode report when the run had C(--check) or any task ran with C(check_mode=true).
   - Enable it with C(ANSIBLE_CALLBACKS_ENABLED=cni.node.drift_report) or C(callbacks_enabled) in the
     C([defaults]) section of C(ansible.cfg). See C(docs/drift.md) in the collection.
 requirements:
@@ -57,6 +59,9 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.cni.node.plugins.module_utils._driftreport import DriftReport, write_report
+
+
+VERDICT_TAG = 'cni_node_drift_verdict'
 
 
 def _parts(result):
@@ -93,6 +98,7 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super(CallbackModule, self).__init__(*args, **kwargs)
         self.report = DriftReport()
+        self.task_check_mode = False
 
     # A loop's items are recorded one by one (the resolved action name is
     # reliable there: ansible-core resolves it per item); the loop's closing
@@ -100,6 +106,14 @@ class CallbackModule(CallbackBase):
 
     def _record(self, result, item=False, failed=False, unreachable=False):
         host, task, res = _parts(result)
+        # A task in check mode (check_mode: true, as cni.node.drift runs the
+        # profile) makes this a check-mode report, as --check does.
+        if getattr(task, 'check_mode', False) is True:
+            self.task_check_mode = True
+        # The drift playbook's verdict (a task tagged cni_node_drift_verdict)
+        # fails the run on purpose: it is not a failure of the host.
+        if failed and VERDICT_TAG in (getattr(task, 'tags', None) or ()):
+            failed = False
         loop = not item and 'results' in res
         module = task.action if loop else _module(task)
         if not loop and not unreachable:
@@ -128,7 +142,8 @@ class CallbackModule(CallbackBase):
             self.report.playbooks.append(os.path.basename(name))
 
     def v2_playbook_on_stats(self, stats):
-        data = self.report.data(timestamp=time.time(), check_mode=bool(context.CLIARGS.get('check', False)))
+        data = self.report.data(timestamp=time.time(),
+                                check_mode=bool(context.CLIARGS.get('check', False)) or self.task_check_mode)
         directory = self.get_option('output_dir')
         try:
             paths = write_report(directory, data)

@@ -364,3 +364,22 @@ def test_callback_warns_when_it_cannot_write(callback, tmp_path, monkeypatch):
     monkeypatch.setattr(callback._display, 'warning', warnings.append)
     callback.v2_playbook_on_stats(None)
     assert len(warnings) == 1 and 'could not write the drift report to %s' % (blocker / 'out') in warnings[0]
+
+
+def test_task_check_mode_and_the_drift_playbooks_verdict(callback, tmp_path, monkeypatch):
+    """cni.node.drift runs the profile with check_mode: true (no --check) and fails on purpose at the end."""
+    from ansible import context
+
+    monkeypatch.setattr(context, 'CLIARGS', {'check': False})
+    vxlan = FakeTask('VXLAN', 'cni.node.cni_vxlan', 'cni.node.cni_vxlan')
+    vxlan.check_mode = True
+    verdict = FakeTask('Fail when anything drifted', 'ansible.builtin.fail', 'ansible.builtin.fail')
+    verdict.tags = ['cni_node_drift_verdict']
+    callback.v2_runner_on_ok(FakeResult('n1', vxlan, dict(changed=True, drift=[
+        dict(path='vxlan/vxlan0/mtu', before=1400, after=1450)])))
+    callback.v2_runner_on_failed(FakeResult('n1', verdict, dict(failed=True, msg='Drift on n1')))
+    callback.v2_playbook_on_stats(None)
+    with open(str(tmp_path / 'out' / 'drift.json')) as f:
+        data = json.load(f)
+    assert data['check_mode'] is True and data['drifted'] is True
+    assert data['failed'] == {}
