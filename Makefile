@@ -12,7 +12,7 @@ help:
 	@echo "make demo    bring up the 3-node lab, apply the overlay profile, prove pod-to-pod traffic"
 	@echo "make demo-clean  remove the demo lab"
 	@echo "make test    run every test suite (sanity, lint, unit, integration, build, molecule)"
-	@echo "make bench   run the benchmarks (writes figures to stdout)"
+	@echo "make bench   run the benchmarks, rewrite docs/performance.md (BENCH=\"vxlan profile\" a subset, BENCH_FULL=1 long loops)"
 
 deps:
 	bash hack/bootstrap.sh
@@ -44,8 +44,11 @@ build-test:
 molecule:
 	bash hack/test.sh molecule
 
-bench: deps
-	.venv/bin/python bench/bench_sysctl.py
+# Every benchmark of bench/ (as root), figures written into docs/performance.md;
+# not part of make test. BENCH="vxlan profile" runs a subset, BENCH_FULL=1
+# the long loops (bench/run_all.py --help).
+bench: lab
+	.venv/bin/python bench/run_all.py $(if $(BENCH),--only "$(BENCH)") $(if $(BENCH_FULL),--full)
 
 clean:
 	rm -rf build tests/output .pytest_cache
