@@ -210,9 +210,9 @@ def playbook(env, inventory, cfg, target, extra):
 def one_lab(tool, env, served, digest, gateway, workdir, verify, keep):
     """A fresh lab, the tool's first and no-change runs, verify, and the lab destroyed."""
     log('%s: creating the lab (molecule create -s %s)' % (LABEL[tool], SCENARIO))
-    molecule(env, 'destroy')
-    molecule(env, 'create')
+    molecule(env, 'destroy')   # what a killed run may have left
     try:
+        molecule(env, 'create')
         inventory, cfg = ephemeral()
         with Server(gateway, served) as server:
             url = server.url(ARCHIVE)
