@@ -166,7 +166,7 @@ EXAMPLES = r'''
     name: vxlan0
     vni: 1
     dev: "{{ ansible_default_ipv4.interface }}"
-    addresses: ["{{ pool.members[inventory_hostname].subnets[0] | ansible.utils.ipaddr('network') }}/32"]
+    addresses: ["{{ pool.members[inventory_hostname].subnets[0].split('/') | first }}/32"]
     peers: >-
       {{ groups['nodes'] | difference([inventory_hostname])
          | map('extract', hostvars) | map(attribute='cni_peer') | list }}
