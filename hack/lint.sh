@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ansible-lint (production profile, offline, warnings fatal: see
-# .ansible-lint) on the Ansible content of the collection: roles/,
+# .ansible-lint) on the Ansible content of the collection: roles/, bench/conventional/,
 # playbooks/, molecule/, plus galaxy.yml and meta/ (collection metadata).
 # Fails on any finding.
 #
@@ -22,7 +22,7 @@ mkdir -p build/collections/ansible_collections/cni
   || ln -sfn "$ROOT" build/collections/ansible_collections/cni/node
 
 targets=()
-for t in roles playbooks molecule galaxy.yml meta; do
+for t in roles playbooks molecule bench/conventional galaxy.yml meta; do
   if [[ -e $t ]]; then targets+=("$t"); else echo ">> lint: $t does not exist yet, skipped"; fi
 done
 if ((${#targets[@]} == 0)); then
