@@ -113,18 +113,7 @@ def namespaces(run_dir=NETNS_RUN_DIR):
 
 def _nsid(nl, name, run_dir=NETNS_RUN_DIR):
     """The id the node's namespace gives the named namespace (RTM_GETNSID), or None when it has none."""
-    try:
-        fd = os.open(os.path.join(run_dir, name), os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        answer = nl.call('reading the nsid of %s' % name, 'get_netnsid', fd=fd)
-    except CniNodeError:
-        return None
-    finally:
-        os.close(fd)
-    nsid = answer.get('nsid') if isinstance(answer, dict) else None
-    return nsid if isinstance(nsid, int) and nsid >= 0 else None
+    return nl.nsid(os.path.join(run_dir, name))
 
 
 def links(netlink_factory, names):

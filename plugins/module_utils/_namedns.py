@@ -339,18 +339,7 @@ def read(spec, outer_nl, inner_nl):
 
 def _ns_id(nl, path):
     """The id the namespace where the module acts gives namespace ``path`` (RTM_GETNSID), or None."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        answer = nl.call('reading the id of namespace %s' % path, 'get_netnsid', fd=fd)
-    except CniNodeError:
-        return None
-    finally:
-        os.close(fd)
-    nsid = answer.get('nsid') if isinstance(answer, dict) else None
-    return nsid if isinstance(nsid, int) and nsid >= 0 else None
+    return nl.nsid(path)
 
 
 def paired(actual):

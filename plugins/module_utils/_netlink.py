@@ -192,6 +192,21 @@ class Netlink(object):
         finally:
             os.close(fd)
 
+    def nsid(self, path):
+        """The id this namespace gives namespace ``path`` (RTM_GETNSID), or None when it has none."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            answer = self.call('reading the id of namespace %s' % path, 'get_netnsid', fd=fd)
+        except CniNodeError:
+            return None
+        finally:
+            os.close(fd)
+        nsid = answer.get('nsid') if isinstance(answer, dict) else None
+        return nsid if isinstance(nsid, int) and nsid >= 0 else None
+
     # Routes, neighbours and FDB entries go through the bulk codec in _rtnl
     # (one dump per kind, requests batched): an overlay has thousands.
 
