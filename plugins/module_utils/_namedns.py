@@ -32,7 +32,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import os
 import re
 
 from ansible_collections.cni.node.plugins.module_utils import _netns
