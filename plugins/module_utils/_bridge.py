@@ -7,8 +7,8 @@
 changed before they are all valid). ``read`` takes the actual state from one
 link dump and one address dump through the netlink adapter. ``plan``
 compares both into a ``Changes`` object and a list of steps; ``apply`` runs
-the steps and, when the kernel refuses one, undoes the steps already done,
-so a failed run leaves the bridge as it was.
+the steps (``_steps.Runner``) and, when the kernel refuses one, undoes the
+steps already done, so a failed run leaves the bridge as it was.
 
 IPv6 link-local addresses (fe80::/64) that the kernel adds by itself are
 neither reported nor removed unless they are listed.
@@ -23,14 +23,15 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.cni.node.plugins.module_utils import _ifname
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
     ParameterError,
 )
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
+from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step
 
-IFNAMSIZ = 16
 MIN_MTU = 68
 MAX_MTU = 65535
 LINK_LOCAL = ipaddress.ip_network(u'fe80::/64')
@@ -42,18 +43,6 @@ def _text(value):
         return u'%s' % (value,)
     except (TypeError, ValueError):  # pragma: no cover - defensive
         return repr(value)
-
-
-def check_name(name):
-    if not isinstance(name, str) or not name:
-        raise ParameterError('name: a bridge name is required', param='name')
-    if len(name.encode('utf-8')) >= IFNAMSIZ:
-        raise ParameterError('name %r is %d bytes long: a Linux interface name has at most %d'
-                             % (name, len(name.encode('utf-8')), IFNAMSIZ - 1), param='name')
-    if name in ('.', '..') or re.search(r'[/:\s]', name):
-        raise ParameterError("name %r is not a valid interface name (no '/', ':' or whitespace; not '.' or '..')"
-                             % name, param='name')
-    return name
 
 
 def check_mtu(mtu):
@@ -110,7 +99,7 @@ class Spec(object):
                  vlan_filtering=None, up=True, netns=None):
         if state not in ('present', 'absent'):
             raise ParameterError('state %r: use present or absent' % (state,), param='state')
-        self.name = check_name(name)
+        self.name = _ifname.check_ifname(name, 'name', 'a bridge name')
         self.state = state
         self.mtu = check_mtu(mtu)
         self.addresses = check_addresses(addresses)
@@ -135,20 +124,18 @@ def managed_addresses(addresses, wanted):
     return sorted(set(out))
 
 
-def read(nl, name, wanted_addresses=None):
+def read(nl, name, wanted_addresses=None, state='present', netns=None):
     """Actual state of link ``name``: a dict, or None when there is no such link.
 
     One link dump and one address dump. A link of another kind under that
-    name is refused (ParameterError naming ``name``).
+    name is refused (ParameterError naming ``name``), also with
+    state=absent: the module never deletes it.
     """
     link = nl.link(name)
     if link is None:
         return None
     if link['kind'] != 'bridge':
-        raise ParameterError('name: a link called %r exists already and is %s, not a bridge; '
-                             'the module does not replace it' % (name, 'a %s' % link['kind'] if link['kind']
-                                                                 else 'of no kind (a physical device?)'),
-                             param='name', kind=link['kind'])
+        raise _ifname.taken(name, link['kind'], 'a bridge', state, netns)
     addrs = [a for a in nl.addresses() if a['index'] == link['index']]
     return dict(
         name=name,
@@ -161,17 +148,6 @@ def read(nl, name, wanted_addresses=None):
         addresses=managed_addresses(addrs, wanted_addresses),
         max_mtu=link.get('max_mtu'),
     )
-
-
-class Step(object):
-    """One netlink request, the argument it is about, and how to undo it."""
-
-    def __init__(self, param, what, method, kwargs, undo=None):
-        self.param = param
-        self.what = what
-        self.method = method
-        self.kwargs = kwargs
-        self.undo = undo
 
 
 class Plan(object):
@@ -214,10 +190,10 @@ def plan(spec, actual):
             p.changes.add(path + '/addresses', [], list(spec.addresses))
             for cidr in spec.addresses:
                 addr, plen = _split(cidr)
-                p.steps.append(Step('addresses', 'adding address %s to %s' % (cidr, spec.name), 'addr_add',
-                                    dict(address=addr, prefixlen=plen)))
+                p.steps.append(_step('addresses', 'adding address %s to %s' % (cidr, spec.name), 'addr_add',
+                                     dict(address=addr, prefixlen=plen)))
         if spec.up:
-            p.steps.append(Step('up', 'setting %s up' % spec.name, 'link_set', dict(state='up')))
+            p.steps.append(_step('up', 'setting %s up' % spec.name, 'link_set', dict(state='up')))
         return p
 
     if spec.mtu is not None and actual.get('max_mtu') and spec.mtu > actual['max_mtu']:
@@ -228,38 +204,43 @@ def plan(spec, actual):
     for param, attr in (('stp', 'br_stp_state'), ('vlan_filtering', 'br_vlan_filtering')):
         want = getattr(spec, param)
         if want is not None and p.changes.add('%s/%s' % (path, param), actual[param], want):
-            p.steps.append(Step(param, 'setting %s=%s on bridge %s' % (param, str(want).lower(), spec.name),
-                                'link_set', {'kind': 'bridge', attr: int(want)},
-                                undo={'kind': 'bridge', attr: int(actual[param])}))
+            p.steps.append(_step(param, 'setting %s=%s on bridge %s' % (param, str(want).lower(), spec.name),
+                                 'link_set', {'kind': 'bridge', attr: int(want)},
+                                 undo={'kind': 'bridge', attr: int(actual[param])}))
     if spec.mtu is not None and p.changes.add(path + '/mtu', actual['mtu'], spec.mtu):
-        p.steps.append(Step('mtu', 'setting mtu %d on %s' % (spec.mtu, spec.name), 'link_set',
-                            dict(mtu=spec.mtu), undo=dict(mtu=actual['mtu'])))
+        p.steps.append(_step('mtu', 'setting mtu %d on %s' % (spec.mtu, spec.name), 'link_set',
+                             dict(mtu=spec.mtu), undo=dict(mtu=actual['mtu'])))
     if spec.mac is not None and p.changes.add(path + '/mac', actual['mac'], spec.mac):
-        p.steps.append(Step('mac', 'setting mac %s on %s' % (spec.mac, spec.name), 'link_set',
-                            dict(address=spec.mac), undo=dict(address=actual['mac'])))
+        p.steps.append(_step('mac', 'setting mac %s on %s' % (spec.mac, spec.name), 'link_set',
+                             dict(address=spec.mac), undo=dict(address=actual['mac'])))
     if spec.addresses is not None and p.changes.add(path + '/addresses', actual['addresses'], spec.addresses):
         for cidr in actual['addresses']:
             if cidr not in spec.addresses:
                 addr, plen = _split(cidr)
-                p.steps.append(Step('addresses', 'removing address %s from %s' % (cidr, spec.name), 'addr_del',
-                                    dict(address=addr, prefixlen=plen)))
+                p.steps.append(_step('addresses', 'removing address %s from %s' % (cidr, spec.name), 'addr_del',
+                                     dict(address=addr, prefixlen=plen)))
         for cidr in spec.addresses:
             if cidr not in actual['addresses']:
                 addr, plen = _split(cidr)
-                p.steps.append(Step('addresses', 'adding address %s to %s' % (cidr, spec.name), 'addr_add',
-                                    dict(address=addr, prefixlen=plen)))
+                p.steps.append(_step('addresses', 'adding address %s to %s' % (cidr, spec.name), 'addr_add',
+                                     dict(address=addr, prefixlen=plen)))
     if p.changes.add(path + '/up', actual['up'], spec.up):
-        p.steps.append(Step('up', 'setting %s %s' % (spec.name, 'up' if spec.up else 'down'), 'link_set',
-                            dict(state='up' if spec.up else 'down'),
-                            undo=dict(state='up' if actual['up'] else 'down')))
+        p.steps.append(_step('up', 'setting %s %s' % (spec.name, 'up' if spec.up else 'down'), 'link_set',
+                             dict(state='up' if spec.up else 'down'),
+                             undo=dict(state='up' if actual['up'] else 'down')))
     return p
 
 
-_UNDO = {'addr_add': 'addr_del', 'addr_del': 'addr_add'}
+_INVERSE = {'addr_add': 'addr_del', 'addr_del': 'addr_add'}
 
 
-def _run(nl, method, what, index, kwargs):
-    getattr(nl, method)(what, index, **kwargs)
+def _step(param, what, method, kwargs, undo=None):
+    """A request on the bridge. An address is undone by its inverse; a setting by ``undo`` (old values)."""
+    if method in _INVERSE:
+        back = (_INVERSE[method], kwargs)
+    else:
+        back = (method, undo) if undo else None
+    return Step(param, method, [what, DEVICE], kwargs, undo=back)
 
 
 def apply(p, nl):
@@ -268,23 +249,14 @@ def apply(p, nl):
     if p.delete:
         nl.link_del('deleting bridge %s' % spec.name, p.actual['index'])
         return
-    done = []
-    created = None
+    runner = Runner(nl, device=p.actual['index'] if p.actual else None, hint=_hint)
     try:
         if p.create is not None:
-            _tag(lambda: nl.link_add('creating bridge %s' % spec.name, spec.name, 'bridge', **p.create),
-                 _create_param(p.create))
-            link = nl.link(spec.name)
-            if link is None:
-                raise KernelRefused('creating bridge %s: the kernel reported success but the link is missing'
-                                    % spec.name, param='name')
-            created = link['index']
-        index = created if created is not None else p.actual['index']
-        for step in p.steps:
-            _tag(lambda s=step: _run(nl, s.method, s.what, index, s.kwargs), step.param)
-            done.append(step)
+            runner.create('creating bridge %s' % spec.name, spec.name, 'bridge', p.create, _create_param(p.create))
+        runner.run(p.steps)
     except CniNodeError:
-        _rollback(nl, spec, done, created, p.actual)
+        # A bridge the run created goes with everything done on it.
+        runner.rollback('removing bridge %s again' % spec.name)
         raise
 
 
@@ -294,34 +266,10 @@ def _create_param(attrs):
     return 'name'
 
 
-def _tag(fn, param):
-    try:
-        fn()
-    except CniNodeError as exc:
-        if not exc.param:
-            exc.param = param
-        exc.msg = u'%s: %s' % (param, exc.msg)
-        if param == 'vlan_filtering' and exc.details.get('errno') in (95, -95):
-            exc.msg += (' - this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING); '
-                        'use vlan_filtering=false')
-        raise
-
-
-def _rollback(nl, spec, done, created, actual):
-    if created is not None:
-        try:
-            nl.link_del('removing bridge %s again' % spec.name, created)
-        except CniNodeError:
-            pass
-        return
-    for step in reversed(done):
-        try:
-            if step.method in _UNDO:
-                _run(nl, _UNDO[step.method], 'undoing: ' + step.what, actual['index'], step.kwargs)
-            elif step.undo:
-                _run(nl, step.method, 'undoing: ' + step.what, actual['index'], step.undo)
-        except CniNodeError:
-            pass
+def _hint(exc, param):
+    if param == 'vlan_filtering' and exc.details.get('errno') in (95, -95):
+        exc.msg += (' - this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING); '
+                    'use vlan_filtering=false')
 
 
 def public(actual):
@@ -334,7 +282,7 @@ def public(actual):
 def run(spec, netlink, check_mode=False):
     """Read, plan and (unless check mode) apply and verify. Returns (plan, state after)."""
     with netlink(spec.netns) as nl:
-        actual = read(nl, spec.name, spec.addresses)
+        actual = read(nl, spec.name, spec.addresses, spec.state, spec.netns)
         p = plan(spec, actual)
         if check_mode or not p.changes.changed:
             return p, actual

@@ -41,9 +41,9 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
     NoSuchObject,
     ParameterError,
 )
+from ansible_collections.cni.node.plugins.module_utils._ifname import check_ifname
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
-IFNAMSIZ = 16
 NAME_MAX = 255
 MIN_MTU = 68
 MAX_MTU = 65535
@@ -71,20 +71,6 @@ def check_ns_name(name):
     if len(name.encode('utf-8')) > NAME_MAX:
         raise ParameterError('name: %d bytes long, a namespace name has at most %d' % (len(name.encode('utf-8')),
                                                                                        NAME_MAX), param='name')
-    return name
-
-
-def check_ifname(name, param):
-    """An interface name: 1 to 15 bytes, no '/', ':' or whitespace, not '.' or '..'."""
-    if not isinstance(name, str) or not name:
-        raise ParameterError('%s: an interface name is required' % param, param=param)
-    size = len(name.encode('utf-8'))
-    if size >= IFNAMSIZ:
-        raise ParameterError('%s %r is %d bytes long: a Linux interface name has at most %d'
-                             % (param, name, size, IFNAMSIZ - 1), param=param)
-    if name in ('.', '..') or re.search(r'[/:\s]', name):
-        raise ParameterError("%s %r is not a valid interface name (no '/', ':' or whitespace; not '.' or '..')"
-                             % (param, name), param=param)
     return name
 
 

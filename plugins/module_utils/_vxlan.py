@@ -7,7 +7,8 @@
 valid). ``read`` takes the actual state from one dump per object kind
 (links, addresses, routes, neighbours, forwarding database). ``plan``
 compares and returns the exact list of steps with a ``Changes`` record;
-``apply`` runs them and undoes the run's steps when the kernel refuses one.
+``apply`` runs them (``_steps.Runner``: device steps one by one, peer
+entries in bulk) and undoes the run's steps when the kernel refuses one.
 
 Per peer, in L3 mode (no ``master``, as flannel's vxlan backend):
 
@@ -37,11 +38,10 @@ __metaclass__ = type
 import copy
 import ipaddress
 
-from ansible_collections.cni.node.plugins.module_utils import _overlay
+from ansible_collections.cni.node.plugins.module_utils import _ifname, _overlay
 from ansible_collections.cni.node.plugins.module_utils._bridge import (
     check_addresses,
     check_mac,
-    check_name,
     managed_addresses,
 )
 from ansible_collections.cni.node.plugins.module_utils._errors import (
@@ -50,6 +50,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
     ParameterError,
 )
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
+from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step
 
 RTPROT_CNI_NODE = 152   # protocol number of the routes cni_vxlan creates (ip route ... proto 152)
 DEFAULT_PORT = 4789
@@ -175,16 +176,16 @@ class Spec(object):
                  direct_routing=False, purge_peers=False, netns=None):
         if state not in ('present', 'absent'):
             raise ParameterError('state %r: use present or absent' % (state,), param='state')
-        self.name = check_name(name)
+        self.name = _ifname.check_ifname(name, 'name', 'a VXLAN device name')
         self.state = state
         self.netns = netns
         self.purge_peers = bool(purge_peers)
         self.direct_routing = bool(direct_routing)
-        self.dev = check_name(dev) if dev not in (None, '') else None
+        self.dev = _ifname.check_ifname(dev, 'dev') if dev not in (None, '') else None
         if self.dev is not None and self.dev == self.name:
             raise ParameterError('dev %r is the VXLAN device itself: name the underlay link' % dev, param='dev')
         self.local = _overlay.underlay_address(local, 'local') if local not in (None, '') else None
-        self.master = check_name(master) if master not in (None, '') else None
+        self.master = _ifname.check_ifname(master, 'master') if master not in (None, '') else None
         if self.master is not None and self.master == self.name:
             raise ParameterError('master %r is the VXLAN device itself: name a bridge' % master, param='master')
         if state == 'absent':
@@ -346,10 +347,7 @@ def read(nl, spec):
         if link['name'] == spec.name:
             device = link
     if device is not None and device['kind'] != 'vxlan':
-        raise ParameterError('name: a link called %r exists already and is %s, not a VXLAN device; the module '
-                             'does not replace it' % (spec.name, 'a %s' % device['kind'] if device['kind']
-                                                      else 'of no kind (a physical device?)'),
-                             param='name', kind=device['kind'])
+        raise _ifname.taken(spec.name, device['kind'], 'a VXLAN device', spec.state, spec.netns)
     return links, addresses, device
 
 
@@ -412,21 +410,6 @@ def device_state(device, links, addresses, wanted_addresses=None):
     )
 
 
-class Step(object):
-    """One adapter call, the argument it is about, and the call that undoes it (or None)."""
-
-    def __init__(self, param, method, args, kwargs, undo=None):
-        self.param = param
-        self.method = method
-        self.args = args
-        self.kwargs = kwargs
-        self.undo = undo    # (method, kwargs) with the same arguments, or (method, args, kwargs)
-
-    def run(self, nl, index_of):
-        args = [index_of(a) for a in self.args]
-        return getattr(nl, self.method)(*args, **self.kwargs)
-
-
 class Plan(object):
     def __init__(self, spec):
         self.spec = spec
@@ -438,9 +421,6 @@ class Plan(object):
         self.stale = []             # entries of unlisted peers, kept (purge_peers false)
         self.actual = None
         self.desired = None
-
-
-DEVICE = object()   # placeholder for the device's index in step arguments (known after creation)
 
 
 def plan(spec, nl):
@@ -672,102 +652,34 @@ def apply(p, nl):
         if p.delete is not None:
             nl.link_del('deleting VXLAN device %s' % spec.name, p.delete)
         return
-    created = None
-    done = []
-    state = {'index': p.actual['index'] if p.actual else None}
-
-    def index_of(arg):
-        return state['index'] if arg is DEVICE else arg
-
+    runner = Runner(nl, device=p.actual['index'] if p.actual else None, batched=BATCHED)
     try:
         if p.delete is not None:
-            _tag(lambda: nl.link_del('deleting VXLAN device %s to re-create it (%s changed)'
-                                     % (spec.name, ', '.join(p.recreate)), p.delete), p.recreate[0])
+            runner.call(lambda: nl.link_del('deleting VXLAN device %s to re-create it (%s changed)'
+                                            % (spec.name, ', '.join(p.recreate)), p.delete), p.recreate[0])
         if p.create is not None:
-            _tag(lambda: nl.link_add('creating VXLAN device %s' % spec.name, spec.name, 'vxlan', **p.create),
-                 _create_param(p.create))
-            link = nl.link(spec.name)
-            if link is None:
-                raise KernelRefused('creating VXLAN device %s: the kernel reported success but the link is '
-                                    'missing' % spec.name, param='name')
-            created = state['index'] = link['index']
-        for step in p.steps:
-            if step.method in BATCHED:
-                continue
-            _tag(lambda s=step: s.run(nl, index_of), step.param)
-            done.append(step)
+            runner.create('creating VXLAN device %s' % spec.name, spec.name, 'vxlan', p.create,
+                          _create_param(p.create))
+        runner.run([s for s in p.steps if s.method not in BATCHED])
         peer_steps = [s for s in p.steps if s.method in BATCHED]
         if peer_steps:
             # All peer entries in bulk, in plan order (deletions first).
-            try:
-                errors = nl.batch([(s.method, [index_of(a) for a in s.args], s.kwargs) for s in peer_steps])
-            except CniNodeError:
-                done.extend(peer_steps)   # unknown how far it got: undo all of them
-                raise
-            done.extend(s for s, e in zip(peer_steps, errors) if e is None)
-            failed = [e for e in errors if e is not None]
-            if failed:
-                _tag(lambda: _raise(failed[0], len(failed)), 'peers')
+            runner.run_batch(peer_steps, 'peers', 'peer entries')
     except CniNodeError:
-        _rollback(nl, done, created, index_of)
+        # A device the run created goes with its entries; direct routes via the underlay do not.
+        runner.rollback('removing VXLAN device again', _outlives_device)
         raise
 
 
 BATCHED = frozenset(('route_add', 'route_del', 'neigh_set', 'neigh_del', 'fdb_add', 'fdb_del'))
 
 
-def _raise(error, count):
-    if count > 1:
-        error.msg += ' (and %d more peer entries refused)' % (count - 1)
-    raise error
+def _outlives_device(step):
+    return step.method == 'route_add' and step.args[2] is not DEVICE
 
 
 def _create_param(attrs):
     return 'mtu' if 'mtu' in attrs else 'name'
-
-
-def _tag(fn, param):
-    try:
-        fn()
-    except CniNodeError as exc:
-        if not exc.param:
-            exc.param = param
-        exc.msg = u'%s: %s' % (param, exc.msg)
-        raise
-
-
-def _rollback(nl, done, created, index_of):
-    if created is not None:
-        try:
-            nl.link_del('removing VXLAN device again', created)
-        except CniNodeError:
-            pass
-        # Direct routes via the underlay may have been added: undo them too.
-        done = [s for s in done if s.method == 'route_add' and s.args[2] is not DEVICE]
-    undo = []
-    for step in reversed(done):
-        if step.undo is None:
-            continue
-        if len(step.undo) == 3:
-            method, args, kwargs = step.undo
-        else:
-            (method, kwargs), args = step.undo, step.args
-        args = [index_of(a) for a in args]
-        args[0] = 'undoing: ' + step.args[0]
-        undo.append((method, args, kwargs))
-    batch = [c for c in undo if c[0] in BATCHED]
-    if batch:
-        try:
-            nl.batch(batch)
-        except CniNodeError:
-            pass
-    for method, args, kwargs in undo:
-        if method in BATCHED:
-            continue
-        try:
-            getattr(nl, method)(*args, **kwargs)
-        except CniNodeError:
-            pass
 
 
 def public(p, after):

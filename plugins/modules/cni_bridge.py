@@ -37,6 +37,8 @@ options:
   state:
     description:
       - V(present) creates or updates the bridge, V(absent) deletes it (its ports are released, not deleted).
+      - With V(absent), a link called O(name) that is not a bridge is not deleted; the task fails naming its
+        kind (also in check mode).
     type: str
     choices: [present, absent]
     default: present

@@ -47,6 +47,8 @@ options:
       - V(present) creates or updates the device and its peers, V(absent) deletes the device (with it go its
         routes, neighbours and forwarding database entries; direct routes through the underlay stay, remove
         them first with O(peers=[]) and O(purge_peers=true)).
+      - With V(absent), a link called O(name) that is not a VXLAN device is not deleted; the task fails
+        naming its kind (also in check mode).
     type: str
     choices: [present, absent]
     default: present

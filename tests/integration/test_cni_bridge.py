@@ -204,6 +204,9 @@ def test_existing_link_of_another_kind(module, netns):
         for check in (True, False):
             res = module('cni_bridge', dict(args, name=name, netns=netns), check=check)
             assert res.get('failed') and res['param'] == 'name' and 'veth' in res['msg'], res
+            assert res['kind'] == 'veth', res
+            if args.get('state') == 'absent':
+                assert 'state=absent removes only a bridge and never deletes a link of another kind' in res['msg']
     assert '"veth"' in ip(netns, '-j', '-d', 'link', 'show', 'dev', name)
     assert '1400' in ip(netns, 'link', 'show', 'dev', name)
 

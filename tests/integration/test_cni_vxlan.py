@@ -298,6 +298,35 @@ def test_direct_routes_follow_a_new_underlay_link(module, node):
     assert module('cni_vxlan', l3_args(node, dev='u2'))['changed'] is False
 
 
+@pytest.mark.parametrize('interpreter', INTERPRETERS, indirect=True)
+@pytest.mark.parametrize('kind', ['veth', 'bridge'])
+def test_absent_never_deletes_a_link_of_another_kind(module, node, kind, interpreter):
+    """state=absent where the name is taken by a link that is not a VXLAN device (as cni_bridge does)."""
+    if kind == 'veth':
+        ip(node, 'link', 'add', VX, 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'vx0p')
+    else:
+        ip(node, 'link', 'add', VX, 'mtu', '1400', 'type', 'bridge')
+
+    def link():
+        found = json.loads(ip(node, '-j', '-d', 'link', 'show', 'dev', VX))[0]
+        return found['ifindex'], found['linkinfo']['info_kind'], found['mtu']
+
+    before = link()
+    assert before[1:] == (kind, 1400)
+    for check in (True, False):
+        res = module('cni_vxlan', dict(name=VX, state='absent', netns=node), check=check, python=interpreter)
+        assert res.get('failed') is True and res['param'] == 'name' and res['kind'] == kind, res
+        assert res['msg'] == (
+            "name: a link called 'vx0' exists in network namespace %r and is a %s, not a VXLAN device; "
+            "state=absent removes only a VXLAN device and never deletes a link of another kind: correct name, "
+            "or remove that link by other means" % (node, kind)), res['msg']
+    assert link() == before
+    # The same name with state=present is refused as before.
+    res = module('cni_vxlan', l3_args(node), python=interpreter)
+    assert res.get('failed') is True and 'does not replace it' in res['msg'] and res['kind'] == kind, res
+    assert link() == before
+
+
 L2_WANT_FDB = ['00:00:00:00:00:00 192.0.2.2', '00:00:00:00:00:00 198.51.100.3']
 
 

@@ -1,0 +1,355 @@
+# -*- coding: utf-8 -*-
+"""cni_bridge and cni_vxlan apply and roll back through a recording fake adapter (no kernel needed).
+
+The fake records every call that changes something, in order, so each test
+pins the exact requests a run sends, the order in which a refused run
+undoes them, and the error the user sees.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.cni.node.plugins.module_utils import _bridge, _vxlan
+from ansible_collections.cni.node.plugins.module_utils._errors import (
+    CniNodeError,
+    KernelRefused,
+    NotSupported,
+    ParameterError,
+)
+
+READS = frozenset(('links', 'link', 'addresses', 'routes', 'neighbours', 'fdb'))
+
+
+class FakeNetlink(object):
+    """The adapter's interface over plain lists. ``refuse(method, args, kwargs)`` returns an error or None."""
+
+    def __init__(self, links=(), addresses=(), routes=(), neighbours=(), fdb=(), refuse=None,
+                 lose_new_links=False, batch_error=None):
+        self._links = [dict(l) for l in links]
+        self._addresses = list(addresses)
+        self._routes = list(routes)
+        self._neighbours = list(neighbours)
+        self._fdb = list(fdb)
+        self.refuse = refuse or (lambda method, args, kwargs: None)
+        self.lose_new_links = lose_new_links
+        self.batch_error = batch_error
+        self.calls = []
+
+    # The factory and context manager the cores' run() expect.
+    def __call__(self, netns=None):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def links(self):
+        return [dict(l) for l in self._links]
+
+    def link(self, name):
+        return next((dict(l) for l in self._links if l['name'] == name), None)
+
+    def addresses(self):
+        return list(self._addresses)
+
+    def routes(self):
+        return list(self._routes)
+
+    def neighbours(self):
+        return list(self._neighbours)
+
+    def fdb(self):
+        return list(self._fdb)
+
+    def _record(self, method, args, kwargs):
+        self.calls.append((method,) + tuple(args) + ((kwargs,) if kwargs else ()))
+        error = self.refuse(method, args, kwargs)
+        if error is not None:
+            raise error
+
+    def link_add(self, what, name, kind, **attrs):
+        self._record('link_add', (what, name, kind), attrs)
+        if not self.lose_new_links:
+            self._links.append(dict(index=99, name=name, kind=kind))
+
+    def batch(self, calls):
+        self.calls.append(('batch', [(m, tuple(a)) + ((k,) if k else ()) for m, a, k in calls]))
+        if self.batch_error is not None:
+            error, self.batch_error = self.batch_error, None
+            raise error
+        return [self.refuse(m, a, k) for m, a, k in calls]
+
+    def __getattr__(self, method):
+        if method.startswith('_') or method in READS:
+            raise AttributeError(method)
+        return lambda *args, **kwargs: self._record(method, args, kwargs)
+
+
+def refuse_when(method, needle, exc=KernelRefused, errno=-22):
+    """Refuse calls of ``method`` whose what-text contains ``needle``."""
+    def refuse(m, args, kwargs):
+        if m == method and needle in args[0]:
+            return exc('%s: Invalid argument (errno %d)' % (args[0], errno), errno=errno)
+        return None
+    return refuse
+
+
+# cni_bridge ----------------------------------------------------------------
+
+BRIDGE = dict(index=7, name='br0', kind='bridge', mtu=1500, address='02:00:00:00:00:01', up=False,
+              br_stp_state=0, br_vlan_filtering=0, max_mtu=65535, master=None)
+BR_ADDRS = [dict(index=7, family=4, address='10.0.0.1', prefixlen=24, scope=0)]
+
+
+def bridge_apply(nl, **kw):
+    spec = _bridge.Spec('br0', **kw)
+    p = _bridge.plan(spec, _bridge.read(nl, 'br0', spec.addresses))
+    _bridge.apply(p, nl)
+    return p
+
+
+def test_bridge_refused_step_undoes_the_done_steps_in_reverse():
+    nl = FakeNetlink([BRIDGE], BR_ADDRS, refuse=refuse_when('addr_add', '10.0.0.2'))
+    with pytest.raises(KernelRefused) as err:
+        bridge_apply(nl, mtu=1400, mac='02:00:00:00:00:02', stp=True, addresses=['10.0.0.2/24'])
+    assert err.value.param == 'addresses'
+    assert err.value.msg == 'addresses: adding address 10.0.0.2/24 to br0: Invalid argument (errno -22)'
+    assert nl.calls == [
+        ('link_set', 'setting stp=true on bridge br0', 7, dict(kind='bridge', br_stp_state=1)),
+        ('link_set', 'setting mtu 1400 on br0', 7, dict(mtu=1400)),
+        ('link_set', 'setting mac 02:00:00:00:00:02 on br0', 7, dict(address='02:00:00:00:00:02')),
+        ('addr_del', 'removing address 10.0.0.1/24 from br0', 7, dict(address='10.0.0.1', prefixlen=24)),
+        ('addr_add', 'adding address 10.0.0.2/24 to br0', 7, dict(address='10.0.0.2', prefixlen=24)),
+        # rollback, newest first
+        ('addr_add', 'undoing: removing address 10.0.0.1/24 from br0', 7, dict(address='10.0.0.1', prefixlen=24)),
+        ('link_set', 'undoing: setting mac 02:00:00:00:00:02 on br0', 7, dict(address='02:00:00:00:00:01')),
+        ('link_set', 'undoing: setting mtu 1400 on br0', 7, dict(mtu=1500)),
+        ('link_set', 'undoing: setting stp=true on bridge br0', 7, dict(kind='bridge', br_stp_state=0)),
+    ]
+
+
+def test_bridge_rollback_goes_on_when_an_undo_is_refused():
+    def refuse(method, args, kwargs):
+        if args[0].startswith('undoing: setting mac') or args[0] == 'setting br0 up':
+            return KernelRefused('%s: no' % args[0])
+        return None
+    nl = FakeNetlink([BRIDGE], BR_ADDRS, refuse=refuse)
+    with pytest.raises(KernelRefused) as err:
+        bridge_apply(nl, mtu=1400, mac='02:00:00:00:00:02')
+    assert err.value.param == 'up' and err.value.msg == 'up: setting br0 up: no'
+    assert [c[1] for c in nl.calls] == [
+        'setting mtu 1400 on br0', 'setting mac 02:00:00:00:00:02 on br0', 'setting br0 up',
+        'undoing: setting mac 02:00:00:00:00:02 on br0', 'undoing: setting mtu 1400 on br0']
+
+
+def test_bridge_created_then_refused_is_removed_again():
+    nl = FakeNetlink(refuse=refuse_when('link_set', 'up'))
+    with pytest.raises(KernelRefused) as err:
+        bridge_apply(nl, mtu=1400, addresses=['10.0.0.2/24'])
+    assert err.value.param == 'up'
+    assert nl.calls == [
+        ('link_add', 'creating bridge br0', 'br0', 'bridge', dict(mtu=1400)),
+        ('addr_add', 'adding address 10.0.0.2/24 to br0', 99, dict(address='10.0.0.2', prefixlen=24)),
+        ('link_set', 'setting br0 up', 99, dict(state='up')),
+        ('link_del', 'removing bridge br0 again', 99),
+    ]
+
+
+def test_bridge_without_vlan_filtering_support_says_so():
+    nl = FakeNetlink(refuse=refuse_when('link_add', 'br0', NotSupported, -95))
+    with pytest.raises(NotSupported) as err:
+        bridge_apply(nl, vlan_filtering=True)
+    assert err.value.param == 'vlan_filtering'
+    assert err.value.msg == ('vlan_filtering: creating bridge br0: Invalid argument (errno -95) - this kernel has '
+                             'no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING); use vlan_filtering=false')
+    assert [c[0] for c in nl.calls] == ['link_add']
+
+
+def test_bridge_created_but_missing_fails_naming_name():
+    nl = FakeNetlink(lose_new_links=True)
+    with pytest.raises(KernelRefused) as err:
+        bridge_apply(nl, mtu=1400)
+    assert err.value.param == 'name'
+    assert err.value.msg == 'creating bridge br0: the kernel reported success but the link is missing'
+    assert [c[0] for c in nl.calls] == ['link_add']
+
+
+def test_bridge_absent_deletes_only_a_bridge():
+    nl = FakeNetlink([BRIDGE])
+    p = bridge_apply(nl, state='absent')
+    assert p.changes.drift == [dict(path='link/br0', before='present', after='absent')]
+    assert nl.calls == [('link_del', 'deleting bridge br0', 7)]
+
+
+# cni_vxlan -----------------------------------------------------------------
+
+EMPTY_VX = dict(id=None, local=None, link=None, port=None, learning=None, gbp=None)
+UNDERLAY = [
+    dict(index=1, name='lo', kind=None, mtu=65536, address='00:00:00:00:00:00', up=True, master=None, vxlan=None),
+    dict(index=2, name='eth0', kind=None, mtu=1500, address='52:54:00:00:00:01', up=True, master=None,
+         vxlan=None),
+]
+VX_ADDRS = [dict(index=2, family=4, address='192.168.10.11', prefixlen=24, scope=0)]
+DEVICE = dict(index=10, name='vx0', kind='vxlan', mtu=1450, address='0e:04:c0:a8:0a:0b', up=True, master=None,
+              vxlan=dict(id=1, local='192.168.10.11', link=2, port=4789, learning=False, gbp=False))
+PEERS = [dict(remote='192.168.10.12', subnet='10.244.2.0/24'), dict(remote='198.51.100.3', subnet='10.244.3.0/24')]
+
+
+def _route(dst, gateway, oif, proto=_vxlan.RTPROT_CNI_NODE, onlink=True):
+    return dict(family=4, dst=dst, gateway=gateway, oif=oif, table=254, proto=proto, scope=0, type=1,
+                onlink=onlink, priority=None)
+
+
+# A peer no longer listed, with all three entries on the device.
+STALE = dict(routes=[_route('10.244.9.0/24', '10.244.9.0', 10)],
+             neighbours=[dict(index=10, family=4, dst='10.244.9.0', lladdr='0e:04:c6:33:64:09', state=128,
+                              permanent=True, flags=0)],
+             fdb=[dict(index=10, lladdr='0e:04:c6:33:64:09', dst='198.51.100.9', state=128, permanent=True,
+                       self=True, master=None)])
+
+
+def vxlan_apply(nl, **kw):
+    args = dict(name='vx0', vni=1, dev='eth0', peers=[dict(p) for p in PEERS], purge_peers=True)
+    args.update(kw)
+    spec = _vxlan.Spec(**args)
+    p = _vxlan.plan(spec, nl)
+    _vxlan.apply(p, nl)
+    return p
+
+
+def test_vxlan_refused_peer_entries_undo_the_run_batched_first():
+    def refuse(method, args, kwargs):
+        if method in ('neigh_set', 'route_add') and '10.244.3.0' in args[0]:
+            return KernelRefused('%s: Invalid argument (errno -22)' % args[0], errno=-22)
+        return None
+    nl = FakeNetlink(UNDERLAY + [DEVICE], VX_ADDRS, refuse=refuse, **STALE)
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl, mtu='1400', addresses=['10.244.1.0/32'])
+    assert err.value.param == 'peers'
+    assert err.value.msg == ('peers: setting neighbour 10.244.3.0 lladdr 0e:04:c6:33:64:03: Invalid argument '
+                             '(errno -22) (and 1 more peer entries refused)')
+    proto = dict(proto=_vxlan.RTPROT_CNI_NODE)
+    assert nl.calls == [
+        ('link_set', 'setting mtu 1400 on vx0', 10, dict(mtu=1400)),
+        ('addr_add', 'adding address 10.244.1.0/32 to vx0', 10, '10.244.1.0', 32),
+        ('batch', [
+            ('route_del', ('removing route 10.244.9.0/24 via 10.244.9.0 dev vx0 onlink', '10.244.9.0/24', 10),
+             dict(gateway='10.244.9.0', onlink=True, **proto)),
+            ('neigh_del', ('removing neighbour 10.244.9.0', 10, '10.244.9.0')),
+            ('fdb_del', ('removing fdb entry 0e:04:c6:33:64:09 dst 198.51.100.9', 10, '0e:04:c6:33:64:09',
+                         '198.51.100.9')),
+            ('fdb_add', ('adding fdb entry 0e:04:c0:a8:0a:0c dst 192.168.10.12', 10, '0e:04:c0:a8:0a:0c',
+                         '192.168.10.12'), dict(append=False)),
+            ('fdb_add', ('adding fdb entry 0e:04:c6:33:64:03 dst 198.51.100.3', 10, '0e:04:c6:33:64:03',
+                         '198.51.100.3'), dict(append=False)),
+            ('neigh_set', ('setting neighbour 10.244.2.0 lladdr 0e:04:c0:a8:0a:0c', 10, '10.244.2.0',
+                           '0e:04:c0:a8:0a:0c')),
+            ('neigh_set', ('setting neighbour 10.244.3.0 lladdr 0e:04:c6:33:64:03', 10, '10.244.3.0',
+                           '0e:04:c6:33:64:03')),
+            ('route_add', ('adding route 10.244.2.0/24 via 10.244.2.0 dev vx0 onlink', '10.244.2.0/24', 10),
+             dict(gateway='10.244.2.0', onlink=True, **proto)),
+            ('route_add', ('adding route 10.244.3.0/24 via 10.244.3.0 dev vx0 onlink', '10.244.3.0/24', 10),
+             dict(gateway='10.244.3.0', onlink=True, **proto)),
+        ]),
+        # rollback: the peer entries that were made, newest first, in one batch ...
+        ('batch', [
+            ('route_del', ('undoing: adding route 10.244.2.0/24 via 10.244.2.0 dev vx0 onlink', '10.244.2.0/24',
+                           10), dict(gateway='10.244.2.0', onlink=True, **proto)),
+            ('neigh_del', ('undoing: setting neighbour 10.244.2.0 lladdr 0e:04:c0:a8:0a:0c', 10, '10.244.2.0')),
+            ('fdb_del', ('undoing: adding fdb entry 0e:04:c6:33:64:03 dst 198.51.100.3', 10, '0e:04:c6:33:64:03',
+                         '198.51.100.3')),
+            ('fdb_del', ('undoing: adding fdb entry 0e:04:c0:a8:0a:0c dst 192.168.10.12', 10, '0e:04:c0:a8:0a:0c',
+                         '192.168.10.12')),
+            ('fdb_add', ('undoing: removing fdb entry 0e:04:c6:33:64:09 dst 198.51.100.9', 10, '0e:04:c6:33:64:09',
+                         '198.51.100.9'), dict(append=False)),
+            ('neigh_set', ('undoing: removing neighbour 10.244.9.0', 10, '10.244.9.0', '0e:04:c6:33:64:09')),
+            ('route_add', ('undoing: removing route 10.244.9.0/24 via 10.244.9.0 dev vx0 onlink', '10.244.9.0/24',
+                           10), dict(gateway='10.244.9.0', onlink=True, **proto)),
+        ]),
+        # ... then the device's own steps, newest first.
+        ('addr_del', 'undoing: adding address 10.244.1.0/32 to vx0', 10, '10.244.1.0', 32),
+        ('link_set', 'undoing: setting mtu 1400 on vx0', 10, dict(mtu=1450)),
+    ]
+
+
+def test_vxlan_created_then_refused_is_removed_with_its_direct_routes():
+    nl = FakeNetlink(UNDERLAY, VX_ADDRS, batch_error=CniNodeError('sending the batch: broken pipe'))
+    with pytest.raises(CniNodeError) as err:
+        vxlan_apply(nl, direct_routing=True)
+    assert err.value.msg == 'sending the batch: broken pipe' and err.value.param is None
+    assert nl.calls[0][:4] == ('link_add', 'creating VXLAN device vx0', 'vx0', 'vxlan')
+    assert nl.calls[1] == ('link_set', 'setting vx0 up', 99, dict(state='up'))
+    assert nl.calls[3:] == [
+        ('link_del', 'removing VXLAN device again', 99),
+        # Only the direct route via the underlay outlives the device.
+        ('batch', [('route_del', ('undoing: adding route 10.244.2.0/24 via 192.168.10.12 dev eth0',
+                                  '10.244.2.0/24', 2),
+                    dict(gateway='192.168.10.12', onlink=False, proto=_vxlan.RTPROT_CNI_NODE))]),
+    ]
+
+
+def test_vxlan_create_refused_names_mtu_and_changes_nothing_else():
+    nl = FakeNetlink(UNDERLAY, VX_ADDRS, refuse=refuse_when('link_add', 'vx0'))
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl)
+    assert err.value.param == 'mtu'
+    assert err.value.msg == 'mtu: creating VXLAN device vx0: Invalid argument (errno -22)'
+    assert [c[0] for c in nl.calls] == ['link_add']
+
+
+def test_vxlan_recreate_delete_refused_names_the_attribute_that_forced_it():
+    nl = FakeNetlink(UNDERLAY + [DEVICE], VX_ADDRS, refuse=refuse_when('link_del', 're-create'))
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl, vni=2, port=4790)
+    assert err.value.param == 'vni'
+    assert err.value.msg == ('vni: deleting VXLAN device vx0 to re-create it (vni, port changed): Invalid argument '
+                             '(errno -22)')
+    assert [c[0] for c in nl.calls] == ['link_del']
+
+
+def test_vxlan_created_but_missing_fails_naming_name():
+    nl = FakeNetlink(UNDERLAY, VX_ADDRS, lose_new_links=True)
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl)
+    assert err.value.param == 'name'
+    assert err.value.msg == 'creating VXLAN device vx0: the kernel reported success but the link is missing'
+    assert [c[0] for c in nl.calls] == ['link_add']
+
+
+def test_vxlan_absent_deletes_the_device():
+    nl = FakeNetlink(UNDERLAY + [DEVICE], VX_ADDRS)
+    p = vxlan_apply(nl, state='absent', vni=None, dev=None, peers=None)
+    assert p.changes.drift == [dict(path='vxlan/vx0', before='present', after='absent')]
+    assert nl.calls == [('link_del', 'deleting VXLAN device vx0', 10)]
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+@pytest.mark.parametrize('core,own', [(_vxlan, 'a VXLAN device'), (_bridge, 'a bridge')])
+def test_absent_never_deletes_a_link_of_another_kind(check_mode, core, own):
+    veth = dict(index=5, name='vx0', kind='veth', mtu=1500, address='02:00:00:00:00:05', up=True, master=None,
+                vxlan=None, br_stp_state=None, br_vlan_filtering=None, max_mtu=65535)
+    nl = FakeNetlink(UNDERLAY + [veth])
+    with pytest.raises(ParameterError) as err:
+        core.run(core.Spec('vx0', state='absent', netns='cnt-x'), nl, check_mode)
+    assert err.value.param == 'name' and err.value.details['kind'] == 'veth'
+    assert err.value.msg == (
+        "name: a link called 'vx0' exists in network namespace 'cnt-x' and is a veth, not %s; state=absent "
+        "removes only %s and never deletes a link of another kind: correct name, or remove that link by other "
+        "means" % (own, own))
+    assert nl.calls == []
+
+
+@pytest.mark.parametrize('core,own', [(_vxlan, 'a VXLAN device'), (_bridge, 'a bridge')])
+def test_present_refuses_a_link_of_another_kind_as_before(core, own):
+    nl = FakeNetlink(UNDERLAY)
+    with pytest.raises(ParameterError) as err:
+        core.run(core.Spec('eth0', vni=1, dev='lo') if core is _vxlan else core.Spec('eth0'), nl)
+    assert err.value.param == 'name' and err.value.details['kind'] is None
+    assert err.value.msg == ("name: a link called 'eth0' exists already and is of no kind (a physical device?), "
+                             "not %s; the module does not replace it" % own)
+    assert nl.calls == []
