@@ -188,7 +188,7 @@ def main():
         c = [med(r[i] for r in cni[n]) for i in range(3)] if n in cni else None
         b = med(batch[n]) if n in batch else None
         lf, lr = loop.get(n, (None, None))
-        cells = ['%d' % n]
+        cells = ['{:,}'.format(n)]
         cells += ['%.3f s' % x for x in c] if c else ['-'] * 3
         cells.append('%.4f s' % b if b is not None else '-')
         cells.append('%.1f s' % lf if lf is not None else '-')
