@@ -42,7 +42,14 @@ import os
 import re
 import time
 
-from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec, _fileutil, _netns
+from ansible_collections.cni.node.plugins.module_utils import (
+    _cniexec,
+    _cniloader,
+    _cnispec,
+    _fileutil,
+    _ifname,
+    _netns,
+)
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, ParameterError, StateFileError
 
 CACHE_KIND = 'cniCacheV1'
@@ -121,10 +128,8 @@ def validate_ids(network, container_id, ifname):
     if not isinstance(network, str) or not _ID_RE.match(network):
         raise ParameterError('network name %r: a letter or digit, then letters, digits, "_", "." or "-"'
                              % (network,), param='network')
-    if not isinstance(ifname, str) or not ifname or len(ifname) > 15 or ifname in ('.', '..') \
-            or re.search(r'[/:\s]', ifname):
-        raise ParameterError('ifname %r: 1 to 15 characters, not "." or "..", without "/", ":" or whitespace'
-                             % (ifname,), param='ifname')
+    # The kernel's rule (_ifname): 15 bytes, not characters; the message names the parameter.
+    _ifname.check_ifname(ifname, 'ifname')
 
 
 def netns_path(netns):

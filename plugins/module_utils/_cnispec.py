@@ -39,6 +39,7 @@ import ipaddress
 import json
 import re
 
+from ansible_collections.cni.node.plugins.module_utils import _ifname
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
 SPEC_VERSIONS = ('0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0')
@@ -162,6 +163,17 @@ def _file_name(value, path, what):
     if not value or value in ('.', '..') or '/' in value or '\\' in value or '\0' in value:
         raise ConfigError(path, '%r is not valid: %s (a plain file name: no "/" or "\\", not empty, not "." or '
                                 '"..")' % (value, what))
+    return value
+
+
+def _link_name(value, path, what):
+    """A Linux interface name by the kernel's rule (``_ifname``: at most 15 bytes, not characters)."""
+    _want(value, 'str', path, what)
+    try:
+        _ifname.check_ifname(value, 'name', what)
+    except ParameterError as exc:
+        # The rule's words without its argument name: the JSON path goes first here.
+        raise ConfigError(path, exc.msg[len('name'):].lstrip(': '))
     return value
 
 
@@ -430,9 +442,7 @@ def _ipam(conf, path, ctx):
 def _p_bridge(conf, path, ctx):
     if 'bridge' in conf:
         _file_name(conf['bridge'], path + '.bridge', 'a bridge name')
-        if len(conf['bridge']) > 15:
-            raise ConfigError(path + '.bridge', '%r is longer than 15 characters (Linux interface names are at '
-                                                'most 15)' % conf['bridge'])
+        _link_name(conf['bridge'], path + '.bridge', 'a bridge name')
     _bools(conf, path, ('isGateway', 'isDefaultGateway', 'forceAddress', 'ipMasq', 'hairpinMode', 'promiscMode',
                         'preserveDefaultVlan', 'macspoofchk', 'enabledad', 'disableContainerInterface',
                         'portIsolation'))

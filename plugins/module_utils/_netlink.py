@@ -352,15 +352,20 @@ def _info_data(info, name):
 
 
 def addr_dict(msg):
-    """Plain dict of an RTM_NEWADDR message: index, family (4/6), address, prefixlen, scope.
+    """Plain dict of an RTM_NEWADDR message: index, family (4/6), address, prefixlen, scope, flags.
 
     The address is IFA_LOCAL when present (IPv4: the address of this side;
     IFA_ADDRESS is the peer's on point-to-point links), else IFA_ADDRESS.
+    ``flags`` are the ``IFA_F_*`` bits of linux/if_addr.h (temporary,
+    deprecated, tentative, permanent, ...): the 32-bit IFA_FLAGS attribute
+    when the kernel sends it, else the message header's 8-bit ``ifa_flags``.
     """
+    flags = msg.get_attr('IFA_FLAGS')
     return dict(
         index=msg['index'],
         family=6 if msg['family'] == socket.AF_INET6 else 4,
         address=msg.get_attr('IFA_LOCAL') or msg.get_attr('IFA_ADDRESS'),
         prefixlen=msg['prefixlen'],
         scope=msg['scope'],
+        flags=flags if flags is not None else msg['flags'],
     )

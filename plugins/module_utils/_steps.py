@@ -18,8 +18,10 @@ pyroute2 nor a kernel):
   ``batch``), for the thousands of routes, neighbours and FDB entries of
   an overlay;
 - ``rollback`` undoes what the run did, newest first: a link the run
-  created is deleted (the steps on it go with it), every other done step
-  is undone, the bulk ones in one bulk request before the single ones.
+  created is deleted (the steps on it, those naming ``DEVICE``, go with
+  it), every other done step is undone (a route through another link, for
+  example: the link's deletion does not take it back), the bulk ones in
+  one bulk request before the single ones.
   Errors while undoing are ignored: the user sees the error of the refused
   step, and the verification run after it reports whatever is left.
 
@@ -64,6 +66,11 @@ class Step(object):
     @property
     def what(self):
         return self.args[0]
+
+    @property
+    def on_device(self):
+        """True when the call acts on the managed link (names ``DEVICE``): deleting that link undoes it."""
+        return any(a is DEVICE for a in self.args[1:])
 
     def call(self, resolve):
         """``(method, args, kwargs)`` with the placeholders resolved."""
@@ -163,15 +170,24 @@ class Runner(object):
             self.call(lambda: _raise(failed[0], len(failed) - 1, entries), param)
 
     def rollback(self, removing, outlives=None):
-        """Undo the run. A created link is deleted (``removing``: the text for that), and only the done
-        steps for which ``outlives(step)`` is true are undone; otherwise every done step, newest first."""
+        """Undo the run, newest first.
+
+        A created link is deleted (``removing``: the text for that); the done
+        steps on it go with it, and only the others, those that outlive it,
+        are undone: by default the steps that do not name ``DEVICE`` (see
+        ``Step.on_device``), or those for which ``outlives(step)`` is true.
+        Without a created link every done step is undone.
+        """
         steps = self.done
         if self.created is not None:
             try:
                 self.nl.link_del(removing, self.created)
             except CniNodeError:
                 pass
-            steps = [step for step in steps if outlives is not None and outlives(step)]
+            if outlives is None:
+                steps = [step for step in steps if not step.on_device]
+            else:
+                steps = [step for step in steps if outlives(step)]
         self.undo(steps)
 
     def undo(self, steps):

@@ -8,7 +8,11 @@ valid). ``read`` takes the actual state from one dump per object kind
 (links, addresses, routes, neighbours, forwarding database). ``plan``
 compares and returns the exact list of steps with a ``Changes`` record;
 ``apply`` runs them (``_steps.Runner``: device steps one by one, peer
-entries in bulk) and undoes the run's steps when the kernel refuses one.
+entries in bulk) and undoes the run's steps when the kernel refuses one; a
+device deleted to be re-created is then created again as it was
+(``_restore``). With only ``dev``, ``resolve_underlay`` takes the link's
+first global IPv4 address, else an IPv6 one that is not temporary,
+deprecated, tentative or dadfailed (``choose_ipv6``).
 
 Per peer, in L3 mode (no ``master``, as flannel's vxlan backend):
 
@@ -59,6 +63,16 @@ MIN_MTU = 68
 MAX_MTU = 65535
 ZERO_MAC = '00:00:00:00:00:00'
 RECREATE = ('vni', 'port', 'local', 'dev', 'gbp')
+# IPv6 address flags (IFA_F_*, linux/if_addr.h) that make an address no tunnel source: it may
+# vanish (temporary: privacy extensions), should not start anything new (deprecated), or may
+# not be used at all (tentative: duplicate address detection running; dadfailed).
+IFA_F_TEMPORARY = 0x01
+IFA_F_DADFAILED = 0x08
+IFA_F_DEPRECATED = 0x20
+IFA_F_TENTATIVE = 0x40
+IFA_F_PERMANENT = 0x80   # configured by hand (not autoconfigured): preferred
+UNUSABLE_V6 = ((IFA_F_TEMPORARY, 'temporary'), (IFA_F_DADFAILED, 'dadfailed'), (IFA_F_DEPRECATED, 'deprecated'),
+               (IFA_F_TENTATIVE, 'tentative'))
 
 
 def _text(value):
@@ -241,11 +255,13 @@ def resolve_underlay(spec, links, addresses):
             raise ParameterError('dev: there is no link called %r%s' % (
                 spec.dev, ' in network namespace %r' % spec.netns if spec.netns else ''), param='dev')
     candidates = []
+    flags = {}
     for a in addresses:
         if a['scope'] != 0:
             continue
         iface = ipaddress.ip_interface(u'%s/%d' % (a['address'], a['prefixlen']))
         candidates.append((a['index'], iface))
+        flags[(a['index'], iface)] = a.get('flags')
     if spec.local is not None:
         local = spec.local
         owners = [(idx, iface) for idx, iface in candidates if iface.ip == local]
@@ -257,13 +273,37 @@ def resolve_underlay(spec, links, addresses):
         if owners:
             return Underlay(local, by_index.get(owners[0][0]), owners[0][1].network)
         return Underlay(local, None, None)
-    on_dev = [iface for idx, iface in candidates if idx == dev['index']]
-    for version in (4, 6):
-        for iface in on_dev:
-            if iface.version == version:
-                return Underlay(iface.ip, dev, iface.network)
-    raise ParameterError('dev: link %r has no global IPv4 or IPv6 address to use as the local underlay address; '
-                         'give local' % spec.dev, param='dev')
+    on_dev = [(iface, flags[(idx, iface)]) for idx, iface in candidates if idx == dev['index']]
+    for iface, _flags in on_dev:
+        if iface.version == 4:
+            return Underlay(iface.ip, dev, iface.network)
+    chosen = choose_ipv6([(iface, fl) for iface, fl in on_dev if iface.version == 6])
+    if chosen is not None:
+        return Underlay(chosen.ip, dev, chosen.network)
+    skipped = ['%s (%s)' % (iface.ip, ', '.join(unusable_v6(fl))) for iface, fl in on_dev if iface.version == 6]
+    raise ParameterError('dev: link %r has no global IPv4 or usable IPv6 address to use as the local underlay '
+                         'address%s; give local' % (spec.dev, ': skipped %s' % ', '.join(skipped) if skipped else ''),
+                         param='dev')
+
+
+def unusable_v6(flags):
+    """Why an IPv6 address with IFA_F_* ``flags`` is no tunnel source (a list of words; empty: usable)."""
+    return [word for bit, word in UNUSABLE_V6 if (flags or 0) & bit]
+
+
+def choose_ipv6(addresses):
+    """The local underlay address among ``(ip_interface, IFA_F_* flags)`` pairs of one link, or None.
+
+    Temporary (privacy), deprecated, tentative and dadfailed addresses are
+    skipped; of the rest a permanent one (configured, not autoconfigured)
+    comes first, else the first in the order given (the kernel's). Flags of
+    None (not known) count as permanent.
+    """
+    usable = [(iface, flags) for iface, flags in addresses if not unusable_v6(flags)]
+    for iface, flags in usable:
+        if flags is None or flags & IFA_F_PERMANENT:
+            return iface
+    return usable[0][0] if usable else None
 
 
 def _route_text(route):
@@ -417,6 +457,7 @@ class Plan(object):
         self.delete = None          # index of the device to delete first
         self.create = None          # link_add kwargs
         self.recreate = []          # attributes that force re-creation
+        self.restore = None         # (link_add kwargs, steps): the old device again, when re-creation fails
         self.steps = []
         self.stale = []             # entries of unlisted peers, kept (purge_peers false)
         self.actual = None
@@ -484,12 +525,58 @@ def plan(spec, nl):
         _peer_steps(work, path, tables, _carry_over(spec, want, tables, device['index']), underlay, True,
                     ul_index)
         p.steps, p.stale = work.steps, told.stale
+        p.restore = _restore_plan(spec, device, actual, tables)
         return p
     view = _View(spec, p.changes)
     _device_steps(view, path, before, want, fresh)
     _peer_steps(view, path, tables, want, underlay, fresh, ul_index)
     p.steps, p.stale = view.steps, view.stale
     return p
+
+
+def _restore_plan(spec, device, actual, tables):
+    """How to put the old device back when its re-creation fails: ``(link_add kwargs, steps)``.
+
+    The attributes cni_vxlan reads (VNI, port, local address, underlay
+    link, GBP, learning, MTU, MAC), then its master, addresses and up state,
+    then the module's entries on it (permanent neighbours and FDB entries,
+    routes of protocol 152 through it). Attributes the module does not read
+    (TTL, TOS, a multicast group, ...) come back at the kernel's defaults.
+    """
+    vx = device.get('vxlan') or {}
+    create = dict(vxlan_id=actual['vni'], vxlan_port=actual['port'], vxlan_learning=int(bool(actual['learning'])),
+                  mtu=actual['mtu'])
+    if actual['mac']:
+        create['address'] = actual['mac']
+    if actual['local']:
+        create['vxlan_local6' if ':' in actual['local'] else 'vxlan_local'] = actual['local']
+    if vx.get('link'):
+        create['vxlan_link'] = vx['link']
+    if actual['gbp']:
+        create['vxlan_gbp'] = True
+    name = spec.name
+    steps = []
+    if actual['master_index']:
+        steps.append(Step('master', 'link_set', ['restoring: enslaving %s to %s' % (name, actual['master']),
+                                                 DEVICE], dict(master=actual['master_index'])))
+    for cidr in actual['addresses']:
+        iface = ipaddress.ip_interface(cidr)
+        steps.append(Step('addresses', 'addr_add', ['restoring: adding address %s to %s' % (cidr, name), DEVICE,
+                                                    iface.ip.compressed, iface.network.prefixlen], {}))
+    if actual['up']:
+        steps.append(Step('up', 'link_set', ['restoring: setting %s up' % name, DEVICE], dict(state='up')))
+    # The entries in the order a run adds them: FDB, neighbours, routes.
+    for mac, remote in sorted(tables['fdb']):
+        steps.append(Step('peers', 'fdb_add', ['restoring: fdb entry %s dst %s' % (mac, remote), DEVICE, mac,
+                                               remote], dict(append=mac == ZERO_MAC)))
+    for ip, mac in sorted(tables['neighbours'].items()):
+        steps.append(Step('peers', 'neigh_set', ['restoring: neighbour %s lladdr %s' % (ip, mac), DEVICE, ip, mac]))
+    for dst, route in sorted(tables['routes'].items()):
+        if route['oif'] == device['index']:
+            steps.append(Step('peers', 'route_add', ['restoring: route %s %s' % (dst, _route_text(route)), dst,
+                                                     DEVICE],
+                              dict(gateway=route['gateway'], onlink=route['onlink'], proto=RTPROT_CNI_NODE)))
+    return create, steps
 
 
 def _carry_over(spec, want, tables, index):
@@ -653,10 +740,12 @@ def apply(p, nl):
             nl.link_del('deleting VXLAN device %s' % spec.name, p.delete)
         return
     runner = Runner(nl, device=p.actual['index'] if p.actual else None, batched=BATCHED)
+    deleted = False
     try:
         if p.delete is not None:
             runner.call(lambda: nl.link_del('deleting VXLAN device %s to re-create it (%s changed)'
                                             % (spec.name, ', '.join(p.recreate)), p.delete), p.recreate[0])
+            deleted = True
         if p.create is not None:
             runner.create('creating VXLAN device %s' % spec.name, spec.name, 'vxlan', p.create,
                           _create_param(p.create))
@@ -665,17 +754,87 @@ def apply(p, nl):
         if peer_steps:
             # All peer entries in bulk, in plan order (deletions first).
             runner.run_batch(peer_steps, 'peers', 'peer entries')
-    except CniNodeError:
-        # A device the run created goes with its entries; direct routes via the underlay do not.
-        runner.rollback('removing VXLAN device again', _outlives_device)
+    except CniNodeError as exc:
+        # A device the run created goes with its entries; what the run did
+        # elsewhere (direct routes via the underlay, added or deleted) is
+        # undone. A device deleted to be re-created comes back as it was.
+        runner.rollback('removing VXLAN device again')
+        if deleted and p.restore is not None:
+            _restore(p, nl, exc)
         raise
 
 
 BATCHED = frozenset(('route_add', 'route_del', 'neigh_set', 'neigh_del', 'fdb_add', 'fdb_del'))
 
 
-def _outlives_device(step):
-    return step.method == 'route_add' and step.args[2] is not DEVICE
+def _restore(p, nl, exc):
+    """Create the old device again (``p.restore``) after a failed re-creation; tell in ``exc`` what came back.
+
+    Goes on past a refused step (a partly restored device is better than
+    none); ``exc.details['restored']`` holds the summary and what was refused.
+    """
+    create, steps = p.restore
+    name = p.spec.name
+    what = _restore_text(p, create, steps)
+    refused = []
+    try:
+        nl.link_add('restoring: creating VXLAN device %s as it was' % name, name, 'vxlan', **create)
+        link = nl.link(name)
+        if link is None:
+            raise KernelRefused('restoring: creating VXLAN device %s: the kernel reported success but the link '
+                                'is missing' % name)
+    except CniNodeError as error:
+        exc.msg += '; restoring the old VXLAN device %s (%s) failed too: %s' % (name, what, error.msg)
+        exc.details['restored'] = dict(device=False, refused=[error.msg])
+        return
+    resolve = Runner(nl, device=link['index']).resolve
+    for step in steps:
+        if step.method in BATCHED:
+            continue
+        method, args, kwargs = step.call(resolve)
+        try:
+            getattr(nl, method)(*args, **kwargs)
+        except CniNodeError as error:
+            refused.append(error.msg)
+    bulk = [step.call(resolve) for step in steps if step.method in BATCHED]
+    if bulk:
+        try:
+            refused.extend(error.msg for error in nl.batch(bulk) if error is not None)
+        except CniNodeError as error:
+            refused.append(error.msg)
+    if refused:
+        exc.msg += ('; the old VXLAN device %s was restored (%s), but %d of its settings and entries were refused, '
+                    'first: %s' % (name, what, len(refused), refused[0]))
+    else:
+        exc.msg += '; the old VXLAN device %s was restored (%s)' % (name, what)
+    exc.details['restored'] = dict(device=True, refused=refused)
+
+
+def _restore_text(p, create, steps):
+    """``vni 42, port 4789, local ..., 1 address, up, 2 routes, ...``: what a restore puts back."""
+    actual = p.actual
+    parts = ['vni %s' % actual['vni'], 'port %s' % actual['port']]
+    if actual['local']:
+        parts.append('local %s' % actual['local'])
+    if actual['dev']:
+        parts.append('dev %s' % actual['dev'])
+    if actual['gbp']:
+        parts.append('gbp')
+    parts.append('mtu %s' % create['mtu'])
+    if 'address' in create:
+        parts.append('mac %s' % create['address'])
+    parts.append('learning %s' % ('on' if actual['learning'] else 'off'))
+    if actual['master']:
+        parts.append('master %s' % actual['master'])
+    counts = {}
+    for step in steps:
+        counts[step.method] = counts.get(step.method, 0) + 1
+    for method, one, many in (('addr_add', 'address', 'addresses'), ('route_add', 'route', 'routes'),
+                              ('neigh_set', 'neighbour', 'neighbours'), ('fdb_add', 'fdb entry', 'fdb entries')):
+        if counts.get(method):
+            parts.append('%d %s' % (counts[method], one if counts[method] == 1 else many))
+    parts.append('up' if actual['up'] else 'down')
+    return ', '.join(parts)
 
 
 def _create_param(attrs):

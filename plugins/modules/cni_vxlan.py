@@ -30,7 +30,11 @@ description:
     differs, the device is deleted and created again with all its peer entries; the diff and C(recreated)
     say which attributes forced it.
   - Every argument is checked before the first change. When the kernel refuses a change, the changes the
-    run made are undone and the task fails naming the argument.
+    run made are undone and the task fails naming the argument. A device the run created is deleted again;
+    direct routes through the underlay that the run added or deleted are put back as they were. When a
+    re-creation fails after the old device was deleted, the old device is created again with its attributes,
+    master, addresses, up state and peer entries; the message says what was restored (the result's
+    C(restored) too).
 author:
   - cni.node developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -63,8 +67,9 @@ options:
     default: 4789
   dev:
     description:
-      - The underlay link. Its first global IPv4 address (else IPv6) is the local address unless O(local) is
-        given; its MTU is the base of O(mtu=auto).
+      - The underlay link. Its first global IPv4 address is the local address unless O(local) is given; without
+        one, a global IPv6 address that is not temporary, deprecated, tentative or dadfailed, a permanent
+        (configured) one before an autoconfigured one. Its MTU is the base of O(mtu=auto).
       - One of O(dev) and O(local) is required with O(state=present).
     type: str
   local:

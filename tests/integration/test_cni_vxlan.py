@@ -14,10 +14,11 @@ __metaclass__ = type
 
 import json
 import sys
+import time
 
 import pytest
 
-from conftest import INTERPRETERS, sh
+from conftest import INTERPRETERS, ns_write, sh
 
 LOCAL = '192.0.2.1'
 VX = 'vx0'
@@ -327,6 +328,66 @@ def test_absent_never_deletes_a_link_of_another_kind(module, node, kind, interpr
     assert link() == before
 
 
+def refuse_ipv6_on_new_links(netns):
+    """From now on the kernel refuses IPv6 routes and neighbours on links created in ``netns`` (EACCES):
+    a refusal that comes after the module created its device. Links that exist keep IPv6."""
+    ns_write(netns, 'net.ipv6.conf.default.disable_ipv6', '1')
+
+
+def proto_152_routes(netns):
+    return sorted(line.strip() for line in ip(netns, '-4', 'route', 'show', 'proto', '152').splitlines())
+
+
+@pytest.mark.parametrize('interpreter', INTERPRETERS, indirect=True)
+def test_refused_after_create_puts_back_the_direct_routes_the_run_deleted(module, node, interpreter):
+    """The device is gone, two direct routes through the underlay stay: one with a wrong gateway, one of a
+    peer no longer listed. The run creates the device, deletes both routes (purge_peers), adds the right
+    one, and then the kernel refuses an entry on the new device. The device goes again, and so do the
+    run's changes to the direct routes: both old routes are back, the new one is gone."""
+    five = dict(remote='192.0.2.5', subnet='10.244.5.0/24')
+    module('cni_vxlan', l3_args(node, peers=[dict(p) for p in PEERS] + [five]))
+    ip(node, 'link', 'del', VX)
+    ip(node, 'route', 'replace', '10.244.2.0/24', 'via', '192.0.2.9', 'dev', 'u0', 'proto', '152')
+    before = proto_152_routes(node)
+    assert before == ['10.244.2.0/24 via 192.0.2.9 dev u0', '10.244.5.0/24 via 192.0.2.5 dev u0']
+    refuse_ipv6_on_new_links(node)
+    args = l3_args(node, peers=[dict(PEERS[0]), dict(remote='198.51.100.3', subnet='fd00:3::/64')])
+    check = module('cni_vxlan', args, check=True, python=interpreter)
+    assert paths(check) == sorted(['vxlan/vx0', 'vxlan/vx0/addresses', 'vxlan/vx0/learning', 'vxlan/vx0/mac',
+                                   'vxlan/vx0/mtu', 'vxlan/vx0/up', R2, 'vxlan/vx0/routes/10.244.5.0/24',
+                                   'vxlan/vx0/routes/fd00:3::/64', 'vxlan/vx0/neighbours/fd00:3::',
+                                   'vxlan/vx0/fdb/0e:04:c6:33:64:03/198.51.100.3']), check['drift']
+    res = module('cni_vxlan', args, python=interpreter)
+    assert res.get('failed') is True and res['param'] == 'peers', res
+    assert res['msg'].startswith('peers: setting neighbour fd00:3:: lladdr 0e:04:c6:33:64:03: '), res['msg']
+    assert observe(node) is None, 'the device the run created is still there'
+    assert proto_152_routes(node) == before
+    assert ip(node, '-6', 'route', 'show', 'proto', '152').strip() == ''
+
+
+@pytest.mark.parametrize('interpreter', INTERPRETERS, indirect=True)
+def test_refused_recreate_restores_the_old_device(module, node, interpreter):
+    """A VNI change re-creates the device; the kernel refuses an entry on the new one. The new device
+    goes and the old one comes back as it was: attributes, address, up, every peer entry. The error says
+    so, and the next run with the old arguments finds nothing to do."""
+    args = l3_args(node)
+    module('cni_vxlan', args, python=interpreter)
+    old = json.loads(ip(node, '-j', 'link', 'show', 'dev', VX))[0]['ifindex']
+    refuse_ipv6_on_new_links(node)
+    peers = [dict(p) for p in PEERS] + [dict(remote='198.51.100.5', subnet='fd00:5::/64')]
+    res = module('cni_vxlan', l3_args(node, vni=43, peers=peers), python=interpreter)
+    assert res.get('failed') is True and res['param'] == 'peers', res
+    assert res['msg'].startswith('peers: setting neighbour fd00:5:: lladdr 0e:04:c6:33:64:05: '), res['msg']
+    assert res['msg'].endswith(
+        '; the old VXLAN device vx0 was restored (vni 42, port 4789, local 192.0.2.1, dev u0, mtu 1450, '
+        'mac 0e:04:c0:00:02:01, learning off, 1 address, 2 routes, 2 neighbours, 2 fdb entries, up)'), res['msg']
+    assert res['restored'] == dict(device=True, refused=[]), res
+    assert observe(node) == L3_WANT
+    assert json.loads(ip(node, '-j', 'link', 'show', 'dev', VX))[0]['ifindex'] != old
+    again = module('cni_vxlan', args, python=interpreter)
+    assert again['changed'] is False and again['drift'] == [], again
+
+
 L2_WANT_FDB = ['00:00:00:00:00:00 192.0.2.2', '00:00:00:00:00:00 198.51.100.3']
 
 
@@ -375,6 +436,54 @@ def test_ipv6_underlay(module, node):
     assert state['neighbours'] == ['fd00:2:: %s' % first['peers'][0]['vtep_mac']]
     assert first['peers'][0]['vtep_mac'].startswith('06:')
     assert module('cni_vxlan', args)['changed'] is False
+
+
+def wait_for_flag(netns, dev, address, flag):
+    """Wait (up to 10 s) until ``ip addr`` shows ``flag`` on ``address`` (duplicate address detection takes ~1 s)."""
+    for _attempt in range(100):
+        for line in ip(netns, '-6', '-o', 'addr', 'show', 'dev', dev).splitlines():
+            if ' %s/' % address in line and flag in line.split():
+                return
+        time.sleep(0.1)
+    shown = ip(netns, '-6', 'addr', 'show', 'dev', dev)
+    raise AssertionError('%s on %s never became %s: %s' % (address, dev, flag, shown))
+
+
+@pytest.mark.parametrize('interpreter', INTERPRETERS, indirect=True)
+def test_ipv6_underlay_address_skips_deprecated_tentative_and_dadfailed(module, node, interpreter):
+    """With only dev, the local address is a usable global IPv6 address of the link. The good ones are
+    added first: the kernel lists IPv6 addresses newest first, so the unusable ones come before them."""
+    # u2 has no carrier (its peer u3 is down): an address added with DAD stays tentative.
+    ip(node, 'link', 'add', 'u2', 'type', 'veth', 'peer', 'name', 'u3')
+    ip(node, 'link', 'set', 'u2', 'up')
+    ip(node, 'addr', 'add', '2001:db8::1/64', 'dev', 'u2', 'nodad')
+    ip(node, 'addr', 'add', '2001:db8::7/64', 'dev', 'u2')
+    ip(node, 'addr', 'add', '2001:db8::5/64', 'dev', 'u2', 'nodad', 'preferred_lft', '0')
+    wait_for_flag(node, 'u2', '2001:db8::7', 'tentative')
+    wait_for_flag(node, 'u2', '2001:db8::5', 'deprecated')
+    # u4's peer u5 holds 2001:db9::9 already: duplicate address detection on u4 fails.
+    ip(node, 'link', 'add', 'u4', 'type', 'veth', 'peer', 'name', 'u5')
+    ip(node, 'link', 'set', 'u4', 'up')
+    ip(node, 'link', 'set', 'u5', 'up')
+    ip(node, 'addr', 'add', '2001:db9::9/64', 'dev', 'u5', 'nodad')
+    ip(node, 'addr', 'add', '2001:db9::1/64', 'dev', 'u4', 'nodad')
+    ip(node, 'addr', 'add', '2001:db9::9/64', 'dev', 'u4')
+    wait_for_flag(node, 'u4', '2001:db9::9', 'dadfailed')
+    for dev, local, vni in (('u2', '2001:db8::1', 8), ('u4', '2001:db9::1', 9)):
+        args = dict(name='vx%d' % vni, vni=vni, dev=dev, netns=node)
+        check = module('cni_vxlan', args, check=True, python=interpreter)
+        assert check['changed'] is True, check
+        res = module('cni_vxlan', args, python=interpreter)
+        assert res['changed'] is True and res['vxlan']['local'] == local, res
+        assert observe(node, 'vx%d' % vni)['local'] == local
+        assert module('cni_vxlan', args, python=interpreter)['changed'] is False
+    # Nothing usable: the task fails naming what it skipped, and creates nothing.
+    ip(node, 'addr', 'del', '2001:db8::1/64', 'dev', 'u2')
+    res = module('cni_vxlan', dict(name='vx10', vni=10, dev='u2', netns=node), python=interpreter)
+    assert res.get('failed') is True and res['param'] == 'dev', res
+    assert res['msg'] == ("dev: link 'u2' has no global IPv4 or usable IPv6 address to use as the local underlay "
+                          "address: skipped 2001:db8::5 (deprecated), 2001:db8::7 (tentative); give local"), res['msg']
+    assert observe(node, 'vx10') is None
 
 
 BAD = [

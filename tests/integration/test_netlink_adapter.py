@@ -74,6 +74,39 @@ def test_adapter_in_a_namespace(netns, python, generation):
     assert veth not in sh('ip', '-o', 'link', 'show')
 
 
+ADDR_PROBE = r'''
+import json, sys
+from ansible_collections.cni.node.plugins.module_utils import _netlink
+with _netlink.Netlink(sys.argv[1]) as nl:
+    index = nl.link(sys.argv[2])['index']
+    print(json.dumps([a for a in nl.addresses() if a['index'] == index]))
+'''
+
+
+@pytest.mark.parametrize('python, generation', INTERPRETERS)
+def test_addresses_carry_their_flags(netns, python, generation):
+    """IFA_F_* flags under both pyroute2 generations: permanent 0x80, nodad 0x02, deprecated 0x20,
+    tentative 0x40 (no carrier: duplicate address detection cannot finish), IPv4 secondary 0x01."""
+    if not os.path.exists(python):
+        pytest.fail('%s is missing: make deps installs python3 and python3-pyroute2' % python)
+    veth, peer = unique('cnv'), unique('cnp')
+    ip = ('ip', 'netns', 'exec', netns, 'ip')
+    sh(*ip + ('link', 'add', veth, 'type', 'veth', 'peer', 'name', peer))
+    sh(*ip + ('link', 'set', veth, 'up'))
+    sh(*ip + ('addr', 'add', '192.0.2.1/24', 'dev', veth))
+    sh(*ip + ('addr', 'add', '192.0.2.2/24', 'dev', veth))
+    sh(*ip + ('addr', 'add', '2001:db8::1/64', 'dev', veth, 'nodad'))
+    sh(*ip + ('addr', 'add', '2001:db8::5/64', 'dev', veth, 'nodad', 'preferred_lft', '0'))
+    sh(*ip + ('addr', 'add', '2001:db8::7/64', 'dev', veth))
+    env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
+    proc = subprocess.run([python, '-c', ADDR_PROBE, netns, veth], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env=env, cwd='/', check=False)
+    assert proc.returncode == 0, proc.stderr
+    flags = dict((a['address'], a['flags']) for a in json.loads(proc.stdout) if a['scope'] == 0)
+    assert flags == {'192.0.2.1': 0x80, '192.0.2.2': 0x80 | 0x01, '2001:db8::1': 0x80 | 0x02,
+                     '2001:db8::5': 0x80 | 0x02 | 0x20, '2001:db8::7': 0x80 | 0x40}, (generation, flags)
+
+
 def test_missing_pyroute2_message(tmp_path):
     # A real interpreter without pyroute2: a bare venv of Debian's python3.
     venv = tmp_path / 'bare'

@@ -53,11 +53,30 @@ def test_version_at_least(value, other, expected):
     ('net', 'c1', 'eth:0', 'ifname'),
     ('net', 'c1', '..', 'ifname'),
     ('net', 'c1', '', 'ifname'),
+    ('net', 'c1', 'eth 0', 'ifname'),
+    ('net', 'c1', u'eth\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9', 'ifname'),
 ])
 def test_ids_libcni_refuses_name_their_parameter(network, cid, ifname, param):
     with pytest.raises(ParameterError) as exc:
         rt_.validate_ids(network, cid, ifname)
     assert exc.value.param == param
+    assert exc.value.msg.startswith(param)
+
+
+def test_ifname_limit_counts_bytes_not_characters():
+    """15 characters of which some are not ASCII: more than the kernel's 15 bytes (IFNAMSIZ)."""
+    name = u'eth' + u'\u00e9' * 12
+    assert len(name) == 15 and len(name.encode('utf-8')) == 27
+    with pytest.raises(ParameterError) as exc:
+        rt_.validate_ids('net', 'c1', name)
+    assert exc.value.param == 'ifname'
+    assert exc.value.msg == u'ifname %r is 27 bytes long: a Linux interface name has at most 15' % name
+
+
+@pytest.mark.parametrize('ifname', ['eth0', 'x' * 15, u'\u00e9' * 7, u'net-\u00e9\u00e9-1234'])
+def test_ifnames_up_to_15_bytes_are_taken(ifname):
+    assert len(ifname.encode('utf-8')) <= 15
+    rt_.validate_ids('net', 'c1', ifname)
 
 
 def test_valid_ids_pass():

@@ -160,7 +160,13 @@ INVALID = [
     (lst({"type": "bridge", "mtu": 1500.0}), 'plugins[0].mtu', 'a number'),
     (lst({"type": "bridge", "isGateway": "yes"}), 'plugins[0].isGateway', 'true or false'),
     (lst({"type": "bridge", "vlan": 4095}), 'plugins[0].vlan', 'from 0 to 4094'),
-    (lst({"type": "bridge", "bridge": "a-very-long-bridge-name"}), 'plugins[0].bridge', '15 characters'),
+    (lst({"type": "bridge", "bridge": "a-very-long-bridge-name"}), 'plugins[0].bridge',
+     "'a-very-long-bridge-name' is 23 bytes long: a Linux interface name has at most 15"),
+    # 15 characters but 17 bytes: the kernel counts bytes (IFNAMSIZ).
+    (lst({"type": "bridge", "bridge": u"br\u00fccke-\u00fcber-012"}), 'plugins[0].bridge',
+     "is 17 bytes long: a Linux interface name has at most 15"),
+    (lst({"type": "bridge", "bridge": "br:0"}), 'plugins[0].bridge', 'not a valid interface name'),
+    (lst({"type": "bridge", "bridge": "br 0"}), 'plugins[0].bridge', 'not a valid interface name'),
     (lst({"type": "bridge", "vlanTrunk": [{"minID": 5}]}), 'plugins[0].vlanTrunk[0]', 'minID and maxID'),
     (lst({"type": "bridge", "vlanTrunk": [{"minID": 9, "maxID": 5}]}), 'plugins[0].vlanTrunk[0].maxID', 'below'),
     (lst({"type": "bridge", "capabilities": {"portMappings": "true"}}), 'plugins[0].capabilities.portMappings',
@@ -217,6 +223,21 @@ INVALID = [
     (lst({"type": "bridge", "ipam": {"type": "host-local", "subnet": "10.0.0.0/24"}}, {"type": "host-local"}),
      'plugins[1].type', 'IPAM plugin'),
 ]
+
+
+@pytest.mark.parametrize('name', ['x' * 15, u'br\u00fccke-\u00fcber-0', u'\u00e9' * 7])
+def test_bridge_names_up_to_15_bytes_are_taken(name):
+    out = normalise_list(lst({"type": "bridge", "bridge": name}))
+    assert out['plugins'][0]['bridge'] == name
+
+
+def test_bridge_name_limit_counts_bytes_not_characters():
+    name = u'br\u00fccke-\u00fcber-012'
+    assert len(name) == 15 and len(name.encode('utf-8')) == 17
+    with pytest.raises(ConfigError) as exc:
+        normalise_list(lst({"type": "bridge", "bridge": name}))
+    assert exc.value.msg == (u"plugins[0].bridge: %r is 17 bytes long: a Linux interface name has at most 15" % name)
+    assert exc.value.param == 'plugins'
 
 
 @pytest.mark.parametrize('conf, path, words', INVALID, ids=['%d-%s' % (i, c[1]) for i, c in enumerate(INVALID)])

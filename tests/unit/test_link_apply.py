@@ -37,6 +37,7 @@ class FakeNetlink(object):
         self.lose_new_links = lose_new_links
         self.batch_error = batch_error
         self.calls = []
+        self.next_index = 99
 
     # The factory and context manager the cores' run() expect.
     def __call__(self, netns=None):
@@ -75,7 +76,12 @@ class FakeNetlink(object):
     def link_add(self, what, name, kind, **attrs):
         self._record('link_add', (what, name, kind), attrs)
         if not self.lose_new_links:
-            self._links.append(dict(index=99, name=name, kind=kind))
+            self._links.append(dict(index=self.next_index, name=name, kind=kind))
+            self.next_index += 1
+
+    def link_del(self, what, index):
+        self._record('link_del', (what, index), {})
+        self._links = [l for l in self._links if l['index'] != index]
 
     def batch(self, calls):
         self.calls.append(('batch', [(m, tuple(a)) + ((k,) if k else ()) for m, a, k in calls]))
@@ -95,6 +101,15 @@ def refuse_when(method, needle, exc=KernelRefused, errno=-22):
     def refuse(m, args, kwargs):
         if m == method and needle in args[0]:
             return exc('%s: Invalid argument (errno %d)' % (args[0], errno), errno=errno)
+        return None
+    return refuse
+
+
+def refuse_exactly(method, what):
+    """Refuse calls of ``method`` whose what-text is ``what``."""
+    def refuse(m, args, kwargs):
+        if m == method and args[0] == what:
+            return KernelRefused('%s: Invalid argument (errno -22)' % args[0], errno=-22)
         return None
     return refuse
 
@@ -290,6 +305,152 @@ def test_vxlan_created_then_refused_is_removed_with_its_direct_routes():
         ('batch', [('route_del', ('undoing: adding route 10.244.2.0/24 via 192.168.10.12 dev eth0',
                                   '10.244.2.0/24', 2),
                     dict(gateway='192.168.10.12', onlink=False, proto=_vxlan.RTPROT_CNI_NODE))]),
+    ]
+
+
+def test_vxlan_created_then_refused_puts_back_the_direct_routes_the_run_deleted():
+    """The device is created; a direct route with a wrong gateway and a stale direct route (purge_peers) are
+    deleted through the underlay; a later entry is refused. The device goes, and with it its entries; the
+    direct routes are not on it, so the run's changes to them are undone: both come back."""
+    wrong = _route('10.244.2.0/24', '192.168.10.99', 2, onlink=False)
+    stale = _route('10.244.8.0/24', '192.168.10.8', 2, onlink=False)
+    nl = FakeNetlink(UNDERLAY, VX_ADDRS, routes=[wrong, stale],
+                     refuse=refuse_when('route_add', 'adding route 10.244.3.0/24'))
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl, direct_routing=True)
+    assert err.value.param == 'peers'
+    assert err.value.msg == ('peers: adding route 10.244.3.0/24 via 10.244.3.0 dev vx0 onlink: Invalid argument '
+                             '(errno -22)')
+    proto = dict(proto=_vxlan.RTPROT_CNI_NODE)
+    assert [c[0] for c in nl.calls[:3]] == ['link_add', 'link_set', 'batch']
+    assert [(c[0], c[1][0]) for c in nl.calls[2][1]] == [
+        ('route_del', 'removing route 10.244.2.0/24 via 192.168.10.99 dev eth0'),
+        ('route_del', 'removing route 10.244.8.0/24 via 192.168.10.8 dev eth0'),
+        ('fdb_add', 'adding fdb entry 0e:04:c6:33:64:03 dst 198.51.100.3'),
+        ('neigh_set', 'setting neighbour 10.244.3.0 lladdr 0e:04:c6:33:64:03'),
+        ('route_add', 'adding route 10.244.2.0/24 via 192.168.10.12 dev eth0'),
+        ('route_add', 'adding route 10.244.3.0/24 via 10.244.3.0 dev vx0 onlink'),
+    ]
+    assert nl.calls[3:] == [
+        ('link_del', 'removing VXLAN device again', 99),
+        # Not on the device: undone, newest first, in one batch.
+        ('batch', [
+            ('route_del', ('undoing: adding route 10.244.2.0/24 via 192.168.10.12 dev eth0', '10.244.2.0/24', 2),
+             dict(gateway='192.168.10.12', onlink=False, **proto)),
+            ('route_add', ('undoing: removing route 10.244.8.0/24 via 192.168.10.8 dev eth0', '10.244.8.0/24', 2),
+             dict(gateway='192.168.10.8', onlink=False, **proto)),
+            ('route_add', ('undoing: removing route 10.244.2.0/24 via 192.168.10.99 dev eth0', '10.244.2.0/24',
+                           2), dict(gateway='192.168.10.99', onlink=False, **proto)),
+        ]),
+    ]
+
+
+# The old device, as a recreate finds it: an address, a master-less L3 device with one stale peer's entries.
+OLD_ADDRS = VX_ADDRS + [dict(index=10, family=4, address='10.244.1.0', prefixlen=32, scope=0)]
+OLD_CREATE = dict(vxlan_id=1, vxlan_port=4789, vxlan_learning=0, mtu=1450, address='0e:04:c0:a8:0a:0b',
+                  vxlan_local='192.168.10.11', vxlan_link=2)
+OLD_TEXT = ('vni 1, port 4789, local 192.168.10.11, dev eth0, mtu 1450, mac 0e:04:c0:a8:0a:0b, learning off, '
+            '1 address, 1 route, 1 neighbour, 1 fdb entry, up')
+
+
+def restore_calls(index):
+    """What putting the old device back sends, with the index the kernel gives it."""
+    return [
+        ('link_add', 'restoring: creating VXLAN device vx0 as it was', 'vx0', 'vxlan', OLD_CREATE),
+        ('addr_add', 'restoring: adding address 10.244.1.0/32 to vx0', index, '10.244.1.0', 32),
+        ('link_set', 'restoring: setting vx0 up', index, dict(state='up')),
+        ('batch', [
+            ('fdb_add', ('restoring: fdb entry 0e:04:c6:33:64:09 dst 198.51.100.9', index, '0e:04:c6:33:64:09',
+                         '198.51.100.9'), dict(append=False)),
+            ('neigh_set', ('restoring: neighbour 10.244.9.0 lladdr 0e:04:c6:33:64:09', index, '10.244.9.0',
+                           '0e:04:c6:33:64:09')),
+            ('route_add', ('restoring: route 10.244.9.0/24 via 10.244.9.0 dev vx0 onlink', '10.244.9.0/24', index),
+             dict(gateway='10.244.9.0', onlink=True, proto=_vxlan.RTPROT_CNI_NODE)),
+        ]),
+    ]
+
+
+def test_vxlan_recreate_refused_by_the_kernel_restores_the_old_device():
+    """The new device is refused after the old one was deleted: the old one comes back as it was."""
+    nl = FakeNetlink(UNDERLAY + [DEVICE], OLD_ADDRS, refuse=refuse_exactly('link_add', 'creating VXLAN device vx0'),
+                     **STALE)
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl, vni=2, peers=None)
+    assert err.value.param == 'mtu'
+    assert err.value.msg == ('mtu: creating VXLAN device vx0: Invalid argument (errno -22); the old VXLAN device '
+                             'vx0 was restored (%s)' % OLD_TEXT)
+    assert err.value.details['restored'] == dict(device=True, refused=[])
+    assert nl.calls[0] == ('link_del', 'deleting VXLAN device vx0 to re-create it (vni changed)', 10)
+    assert nl.calls[1][:4] == ('link_add', 'creating VXLAN device vx0', 'vx0', 'vxlan')
+    assert nl.calls[1][4]['vxlan_id'] == 2
+    assert nl.calls[2:] == restore_calls(99)
+
+
+def test_vxlan_recreate_refused_later_deletes_the_new_device_and_restores_the_old_one():
+    nl = FakeNetlink(UNDERLAY + [DEVICE], OLD_ADDRS, refuse=refuse_when('route_add', 'adding route 10.244.3.0/24'),
+                     **STALE)
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl, vni=2, addresses=['10.244.1.0/32'])
+    assert err.value.param == 'peers'
+    assert err.value.msg == ('peers: adding route 10.244.3.0/24 via 10.244.3.0 dev vx0 onlink: Invalid argument '
+                             '(errno -22); the old VXLAN device vx0 was restored (%s)' % OLD_TEXT)
+    assert [c[:2] for c in nl.calls[:4]] == [
+        ('link_del', 'deleting VXLAN device vx0 to re-create it (vni changed)'),
+        ('link_add', 'creating VXLAN device vx0'),
+        ('addr_add', 'adding address 10.244.1.0/32 to vx0'),
+        ('link_set', 'setting vx0 up')]
+    assert nl.calls[4][0] == 'batch'
+    # The new device (99) goes with everything on it; the old one comes back as 100.
+    assert nl.calls[5:] == [('link_del', 'removing VXLAN device again', 99)] + restore_calls(100)
+
+
+def test_vxlan_restore_goes_on_past_a_refused_entry_and_says_so():
+    def refuse(method, args, kwargs):
+        if args[0] == 'creating VXLAN device vx0' or args[0].startswith('restoring: neighbour'):
+            return KernelRefused('%s: Invalid argument (errno -22)' % args[0], errno=-22)
+        return None
+    nl = FakeNetlink(UNDERLAY + [DEVICE], OLD_ADDRS, refuse=refuse, **STALE)
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl, vni=2, peers=None)
+    assert err.value.msg == (
+        'mtu: creating VXLAN device vx0: Invalid argument (errno -22); the old VXLAN device vx0 was restored (%s), '
+        'but 1 of its settings and entries were refused, first: restoring: neighbour 10.244.9.0 lladdr '
+        '0e:04:c6:33:64:09: Invalid argument (errno -22)' % OLD_TEXT)
+    assert err.value.details['restored'] == dict(device=True, refused=[
+        'restoring: neighbour 10.244.9.0 lladdr 0e:04:c6:33:64:09: Invalid argument (errno -22)'])
+    assert nl.calls[2:] == restore_calls(99)
+
+
+def test_vxlan_restore_refused_too_says_the_old_device_is_gone():
+    nl = FakeNetlink(UNDERLAY + [DEVICE], OLD_ADDRS, refuse=refuse_when('link_add', 'VXLAN device vx0'), **STALE)
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl, vni=2, peers=None)
+    assert err.value.msg == (
+        'mtu: creating VXLAN device vx0: Invalid argument (errno -22); restoring the old VXLAN device vx0 (%s) '
+        'failed too: restoring: creating VXLAN device vx0 as it was: Invalid argument (errno -22)' % OLD_TEXT)
+    assert err.value.details['restored'] == dict(device=False, refused=[
+        'restoring: creating VXLAN device vx0 as it was: Invalid argument (errno -22)'])
+    assert [c[0] for c in nl.calls] == ['link_del', 'link_add', 'link_add']
+
+
+def test_vxlan_restore_brings_back_master_gbp_learning_and_an_ipv6_local():
+    bridge = dict(index=3, name='br0', kind='bridge', mtu=1500, address='02:00:00:00:00:03', up=True, master=None,
+                  vxlan=None)
+    old = dict(DEVICE, up=False, master=3, mtu=1400,
+               vxlan=dict(id=1, local='2001:db8::11', link=None, port=4790, learning=True, gbp=True))
+    nl = FakeNetlink(UNDERLAY + [bridge, old], VX_ADDRS + [dict(index=2, family=6, address='2001:db8::11',
+                                                                prefixlen=64, scope=0)],
+                     refuse=refuse_exactly('link_add', 'creating VXLAN device vx0'))
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl, vni=2, dev=None, local='2001:db8::11', master='br0', port=4790, learning=True, gbp=True,
+                    mtu='1400', peers=None)
+    assert err.value.msg.endswith('; the old VXLAN device vx0 was restored (vni 1, port 4790, local 2001:db8::11, '
+                                  'gbp, mtu 1400, mac 0e:04:c0:a8:0a:0b, learning on, master br0, down)')
+    assert nl.calls[2:] == [
+        ('link_add', 'restoring: creating VXLAN device vx0 as it was', 'vx0', 'vxlan',
+         dict(vxlan_id=1, vxlan_port=4790, vxlan_learning=1, mtu=1400, address='0e:04:c0:a8:0a:0b',
+              vxlan_local6='2001:db8::11', vxlan_gbp=True)),
+        ('link_set', 'restoring: enslaving vx0 to br0', 99, dict(master=3)),
     ]
 
 

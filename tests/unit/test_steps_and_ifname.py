@@ -176,10 +176,30 @@ def test_a_created_link_is_removed_on_rollback_and_only_what_outlives_it_is_undo
     del nl.calls[:]
     runner.rollback('removing x0 again', lambda s: s.method == 'route_add')
     assert nl.calls == [('link_del', 'removing x0 again', 42), ('route_del', 'undoing: r', '10.1.0.0/16', 3)]
-    # Without an outlives test nothing but the link is undone.
+    # An outlives test that keeps nothing: nothing but the link is undone.
+    del nl.calls[:]
+    runner.rollback('removing x0 again', lambda s: False)
+    assert nl.calls == [('link_del', 'removing x0 again', 42)]
+
+
+def test_by_default_the_rollback_of_a_created_link_undoes_every_step_not_on_it():
+    """Steps that name DEVICE go with the deleted link; any other one (a route through another link,
+    added or deleted by the run) is undone, newest first, bulk ones in one request."""
+    nl = Recorder(refuse=['d'])
+    runner = Runner(nl, batched=('route_add', 'route_del'))
+    runner.create('creating x0', 'x0', 'dummy', {}, 'name')
+    gone = Step('peers', 'route_del', ['old', '10.2.0.0/16', 3], dict(gateway='192.0.2.9'),
+                undo=('route_add', dict(gateway='192.0.2.9')))
+    added = Step('peers', 'route_add', ['new', '10.3.0.0/16', 3], {}, undo=('route_del', {}))
+    tunnel = Step('peers', 'route_add', ['tun', '10.4.0.0/16', DEVICE], {}, undo=('route_del', {}))
+    assert [s.on_device for s in (gone, added, tunnel, step('a'))] == [False, False, True, True]
+    with pytest.raises(KernelRefused):
+        runner.run([step('a'), gone, added, tunnel, step('d')])
     del nl.calls[:]
     runner.rollback('removing x0 again')
-    assert nl.calls == [('link_del', 'removing x0 again', 42)]
+    assert nl.calls == [('link_del', 'removing x0 again', 42),
+                        ('batch', [('route_del', 'undoing: new', '10.3.0.0/16', 3),
+                                   ('route_add', 'undoing: old', '10.2.0.0/16', 3)])]
 
 
 def test_create_refused_names_the_param_and_a_missing_link_names_name():

@@ -131,7 +131,8 @@ def test_desired_l2_flood_entries_and_master():
     (dict(master='eth0'), 'master', 'not a bridge'),
     (dict(master='br9'), 'master', "no bridge called 'br9'"),
     (dict(dev=None, local='203.0.113.1'), 'mtu', "mtu 'auto' needs the underlay link"),
-    (dict(dev='lo'), 'dev', 'no global IPv4 or IPv6 address'),
+    (dict(dev='lo'), 'dev', "link 'lo' has no global IPv4 or usable IPv6 address to use as the local underlay "
+                            "address; give local"),
 ])
 def test_underlay_dependent_checks(kw, param, needle):
     with pytest.raises(ParameterError) as err:
@@ -145,6 +146,60 @@ def test_underlay_resolution():
     six = _vxlan.resolve_underlay(spec(local='2001:db8::11', dev=None), LINKS, ADDRS)
     assert six.link['name'] == 'eth0' and str(six.network) == '2001:db8::/64'
     assert desired(local='2001:db8::11', dev=None).mtu == 1430
+
+
+# IPv6 address flags (IFA_F_*) as the adapter reports them.
+TEMPORARY, NODAD, DADFAILED, DEPRECATED, TENTATIVE, PERMANENT = 0x01, 0x02, 0x08, 0x20, 0x40, 0x80
+
+
+def v6(address, flags, index=2):
+    return dict(index=index, family=6, address=address, prefixlen=64, scope=0, flags=flags)
+
+
+@pytest.mark.parametrize('addresses,chosen', [
+    # The kernel dumps IPv6 addresses newest first: the unusable ones come before the good one here.
+    ([v6('2001:db8::7', TEMPORARY), v6('2001:db8::5', PERMANENT | DEPRECATED), v6('2001:db8::1', PERMANENT)],
+     '2001:db8::1'),
+    ([v6('2001:db8::9', PERMANENT | TENTATIVE | DADFAILED), v6('2001:db8::8', PERMANENT | TENTATIVE),
+      v6('2001:db8::1', PERMANENT | NODAD)], '2001:db8::1'),
+    # Autoconfigured (SLAAC, not permanent) counts after a configured one, wherever it is in the dump.
+    ([v6('2001:db8::aa', 0), v6('2001:db8::1', PERMANENT)], '2001:db8::1'),
+    ([v6('2001:db8::aa', 0), v6('2001:db8::7', TEMPORARY)], '2001:db8::aa'),
+    # Flags not known (an adapter without them): as before, the first one.
+    ([v6('2001:db8::2', None), v6('2001:db8::1', PERMANENT)], '2001:db8::2'),
+    # Addresses of other links do not count.
+    ([v6('2001:db8::3', PERMANENT, index=3), v6('2001:db8::1', PERMANENT)], '2001:db8::1'),
+])
+def test_ipv6_underlay_address_skips_temporary_deprecated_tentative_and_dadfailed(addresses, chosen):
+    links = LINKS + [dict(index=4, name='eth1', kind=None, mtu=1500)]
+    got = _vxlan.resolve_underlay(spec(), links, addresses + [dict(a, index=4) for a in addresses])
+    assert got.local.compressed == chosen and got.link['name'] == 'eth0'
+    assert str(got.network) == '2001:db8::/64'
+
+
+def test_ipv4_underlay_address_is_chosen_as_before_whatever_the_flags():
+    """0x01 is IFA_F_SECONDARY for IPv4, 0x20 a deprecated (preferred_lft 0) address: the first IPv4 one wins,
+    and any IPv4 address before IPv6."""
+    addresses = [v6('2001:db8::1', PERMANENT),
+                 dict(index=2, family=4, address='192.168.10.11', prefixlen=24, scope=0, flags=DEPRECATED | PERMANENT),
+                 dict(index=2, family=4, address='192.168.10.12', prefixlen=24, scope=0, flags=PERMANENT | 0x01)]
+    assert _vxlan.resolve_underlay(spec(), LINKS, addresses).local.compressed == '192.168.10.11'
+
+
+def test_no_usable_ipv6_address_fails_naming_the_skipped_ones():
+    addresses = [v6('2001:db8::5', PERMANENT | DEPRECATED), v6('2001:db8::9', TENTATIVE | DADFAILED | PERMANENT)]
+    with pytest.raises(ParameterError) as err:
+        _vxlan.resolve_underlay(spec(), LINKS, addresses)
+    assert err.value.param == 'dev'
+    assert err.value.msg == ("dev: link 'eth0' has no global IPv4 or usable IPv6 address to use as the local underlay "
+                             "address: skipped 2001:db8::5 (deprecated), 2001:db8::9 (dadfailed, tentative); give "
+                             "local")
+
+
+def test_local_given_is_taken_whatever_its_flags():
+    addresses = [v6('2001:db8::5', PERMANENT | DEPRECATED)]
+    got = _vxlan.resolve_underlay(spec(local='2001:db8::5'), LINKS, addresses)
+    assert got.local.compressed == '2001:db8::5' and got.link['name'] == 'eth0'
 
 
 def test_rtnl_route_request_decodes_to_what_was_asked():
