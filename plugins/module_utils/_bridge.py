@@ -25,7 +25,6 @@ import re
 
 from ansible_collections.cni.node.plugins.module_utils import _ifname
 from ansible_collections.cni.node.plugins.module_utils._errors import (
-    CniNodeError,
     KernelRefused,
     ParameterError,
 )
@@ -254,8 +253,9 @@ def apply(p, nl):
         if p.create is not None:
             runner.create('creating bridge %s' % spec.name, spec.name, 'bridge', p.create, _create_param(p.create))
         runner.run(p.steps)
-    except CniNodeError:
-        # A bridge the run created goes with everything done on it.
+    except Exception:
+        # Any error, not only the kernel's (a bug, an encoder's ValueError):
+        # a bridge the run created goes with everything done on it.
         runner.rollback('removing bridge %s again' % spec.name)
         raise
 

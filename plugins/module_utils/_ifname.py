@@ -3,11 +3,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Link names: the one check of every argument that names a Linux interface.
 
-``check_ifname`` refuses what the kernel refuses (``dev_valid_name``): an
-empty name, one of 16 bytes or more (IFNAMSIZ counts the trailing NUL),
-``.`` and ``..``, and names with ``/``, ``:`` or whitespace. The message
-names the argument (``name``, ``dev``, ``veth.peer``, ...) and says what a
-valid name is, before anything is read or changed.
+``check_ifname`` refuses what the kernel refuses (``dev_valid_name``), on
+the name's UTF-8 bytes: an empty name, one of 16 bytes or more (IFNAMSIZ
+counts the trailing NUL), ``.`` and ``..``, and names with a NUL, ``/``,
+``:`` or a byte the kernel's ``isspace()`` matches (0x09-0x0d, 0x20 and
+0xa0: the 0xa0 inside UTF-8 sequences such as ``à``, C3 A0, counts too;
+other Unicode spaces do not). It also refuses ``%``: the kernel reads a
+name with ``%d`` as a template and creates ``vx0`` for ``vx%d``, a link
+the module would then never find. The message names the argument
+(``name``, ``dev``, ``veth.peer``, ...) and says what a valid name is,
+before anything is read or changed.
 
 ``taken`` is the error for a name that belongs to a link of another kind
 than the module manages: the module never replaces or deletes such a link.
@@ -19,13 +24,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
 IFNAMSIZ = 16                # bytes, with the trailing NUL
 MAX_BYTES = IFNAMSIZ - 1
-_INVALID = re.compile(r'[/:\s]')
+# Bytes the kernel's isspace() matches (lib/ctype.c: _S), on the UTF-8 bytes of the name.
+KERNEL_SPACE = frozenset((0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0))
+VALID = "1 to %d bytes of UTF-8, no NUL, '/', ':', '%%' or whitespace; not '.' or '..'" % MAX_BYTES
 
 
 def check_ifname(name, param='name', what='an interface name'):
@@ -35,14 +40,40 @@ def check_ifname(name, param='name', what='an interface name'):
     """
     if not isinstance(name, str) or not name:
         raise ParameterError('%s: %s is required' % (param, what), param=param)
-    size = len(name.encode('utf-8'))
+    try:
+        size = len(name.encode('utf-8'))
+    except UnicodeError:
+        raise ParameterError('%s %r is not a valid interface name: it is not valid UTF-8 text (%s)'
+                             % (param, name, VALID), param=param)
     if size > MAX_BYTES:
         raise ParameterError('%s %r is %d bytes long: a Linux interface name has at most %d'
                              % (param, name, size, MAX_BYTES), param=param)
-    if name in ('.', '..') or _INVALID.search(name):
-        raise ParameterError("%s %r is not a valid interface name (no '/', ':' or whitespace; not '.' or '..')"
-                             % (param, name), param=param)
+    if name in ('.', '..'):
+        raise ParameterError('%s %r is not a valid interface name (%s)' % (param, name, VALID), param=param)
+    for char in name:
+        why = _refused(char)
+        if why is not None:
+            raise ParameterError('%s %r is not a valid interface name: %s (%s)' % (param, name, why, VALID),
+                                 param=param)
     return name
+
+
+def _refused(char):
+    """Why the kernel refuses (or misreads) ``char`` in a link name, or None."""
+    if char == '%':
+        return "the kernel reads '%' as a name template (vx%d becomes vx0, vx1, ...)"
+    if char == '\0':
+        return 'it contains a NUL'
+    if char in '/:':
+        return 'it contains %r' % char
+    data = bytearray(char.encode('utf-8'))
+    spaces = [byte for byte in data if byte in KERNEL_SPACE]
+    if not spaces:
+        return None
+    if len(data) == 1:
+        return 'it contains whitespace (byte 0x%02x)' % data[0]
+    return ('it contains %r, whose UTF-8 bytes %s include 0x%02x, a byte the kernel reads as whitespace'
+            % (char, ' '.join('%02x' % byte for byte in data), spaces[0]))
 
 
 def kind_text(kind):

@@ -21,9 +21,12 @@ pyroute2 nor a kernel):
   created is deleted (the steps on it, those naming ``DEVICE``, go with
   it), every other done step is undone (a route through another link, for
   example: the link's deletion does not take it back), the bulk ones in
-  one bulk request before the single ones.
-  Errors while undoing are ignored: the user sees the error of the refused
-  step, and the verification run after it reports whatever is left.
+  one bulk request before the single ones. A link the kernel made but
+  whose index the run could not learn (``create``) is looked up by name and
+  kind, and deleted only when it is found as made.
+  Errors while undoing are ignored (any exception, not only the adapter's):
+  the user sees the error of the refused step, and the verification run
+  after it reports whatever is left.
 
 Pure Python: no Ansible, no pyroute2.
 """
@@ -120,6 +123,7 @@ class Runner(object):
         self.nl = nl
         self.device = device
         self.created = None
+        self.made = None        # (name, kind) of a link made by ``create`` whose index is not known yet
         self.batched = frozenset(batched)
         self.hint = hint
         self.done = []
@@ -134,14 +138,20 @@ class Runner(object):
     def create(self, what, name, kind, attrs, param):
         """Create link ``name``; from now on ``DEVICE`` is its index and a rollback deletes it.
 
-        A refusal names ``param``; a link missing after a reported success
-        names ``name``.
+        A refusal names ``param``. Once the kernel has taken the request the
+        link ``name`` is the run's (the request fails when the name is
+        taken): until its index is known, a rollback looks it up by name and
+        kind (``made``). A link missing after a reported success, or an
+        error while reading it, fails naming ``name``.
         """
         self.call(lambda: self.nl.link_add(what, name, kind, **attrs), param)
-        link = self.nl.link(name)
+        self.made = (name, kind)
+        link = self.call(lambda: self.nl.link(name), 'name')
         if link is None:
-            raise KernelRefused('%s: the kernel reported success but the link is missing' % what, param='name')
+            raise KernelRefused('name: %s: the kernel reported success but there is no link called %r'
+                                % (what, name), param='name')
         self.device = self.created = link['index']
+        self.made = None
         return link
 
     def run(self, steps):
@@ -157,11 +167,12 @@ class Runner(object):
         The ones taken are done. When some are refused, the first refusal
         is raised naming ``param``, with how many more ``entries`` were
         refused. When the request as a whole fails, every step counts as
-        done (how far it got is unknown) and the error is raised as it is.
+        done (how far it got is unknown) and the error is raised naming
+        ``param``, as a refused step's.
         """
         try:
-            errors = self.nl.batch([step.call(self.resolve) for step in steps])
-        except CniNodeError:
+            errors = self.call(lambda: self.nl.batch([step.call(self.resolve) for step in steps]), param)
+        except Exception:
             self.done.extend(steps)
             raise
         self.done.extend(step for step, error in zip(steps, errors) if error is None)
@@ -179,16 +190,29 @@ class Runner(object):
         Without a created link every done step is undone.
         """
         steps = self.done
+        if self.created is None and self.made is not None:
+            self.created = self._find_made()
         if self.created is not None:
             try:
                 self.nl.link_del(removing, self.created)
-            except CniNodeError:
+            except Exception:  # pylint: disable=broad-exception-caught
                 pass
             if outlives is None:
                 steps = [step for step in steps if not step.on_device]
             else:
                 steps = [step for step in steps if outlives(step)]
         self.undo(steps)
+
+    def _find_made(self):
+        """The index of the link ``create`` made but could not read, when it is there as made; else None."""
+        name, kind = self.made
+        try:
+            link = self.nl.link(name)
+        except Exception:  # pylint: disable=broad-exception-caught
+            return None
+        if link is None or link.get('kind') != kind:
+            return None
+        return link['index']
 
     def undo(self, steps):
         """Undo ``steps`` newest first: the bulk undos in one request, then the single ones; errors ignored."""
@@ -197,14 +221,14 @@ class Runner(object):
         if bulk:
             try:
                 self.nl.batch(bulk)
-            except CniNodeError:
+            except Exception:  # pylint: disable=broad-exception-caught
                 pass
         for method, args, kwargs in calls:
             if method in self.batched:
                 continue
             try:
                 getattr(self.nl, method)(*args, **kwargs)
-            except CniNodeError:
+            except Exception:  # pylint: disable=broad-exception-caught
                 pass
 
 

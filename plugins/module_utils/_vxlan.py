@@ -12,7 +12,8 @@ entries in bulk) and undoes the run's steps when the kernel refuses one; a
 device deleted to be re-created is then created again as it was
 (``_restore``). With only ``dev``, ``resolve_underlay`` takes the link's
 first global IPv4 address, else an IPv6 one that is not temporary,
-deprecated, tentative or dadfailed (``choose_ipv6``).
+deprecated, tentative or dadfailed, permanent ones first, the lowest of a
+kind (``choose_ipv6``).
 
 Per peer, in L3 mode (no ``master``, as flannel's vxlan backend):
 
@@ -277,7 +278,12 @@ def resolve_underlay(spec, links, addresses):
     for iface, _flags in on_dev:
         if iface.version == 4:
             return Underlay(iface.ip, dev, iface.network)
-    chosen = choose_ipv6([(iface, fl) for iface, fl in on_dev if iface.version == 6])
+    chosen, waiting = choose_ipv6([(iface, fl) for iface, fl in on_dev if iface.version == 6])
+    if waiting is not None:
+        raise ParameterError('dev: link %r: its IPv6 address %s, which comes before %s as the local underlay address, '
+                             'is still tentative (duplicate address detection running); the choice would change '
+                             'once it ends, so nothing was changed: run again in a few seconds, or give local'
+                             % (spec.dev, waiting.ip, chosen.ip), param='dev')
     if chosen is not None:
         return Underlay(chosen.ip, dev, chosen.network)
     skipped = ['%s (%s)' % (iface.ip, ', '.join(unusable_v6(fl))) for iface, fl in on_dev if iface.version == 6]
@@ -292,18 +298,32 @@ def unusable_v6(flags):
 
 
 def choose_ipv6(addresses):
-    """The local underlay address among ``(ip_interface, IFA_F_* flags)`` pairs of one link, or None.
+    """``(chosen, waiting)``: the local underlay address among ``(ip_interface, IFA_F_* flags)`` pairs of one link.
 
     Temporary (privacy), deprecated, tentative and dadfailed addresses are
-    skipped; of the rest a permanent one (configured, not autoconfigured)
-    comes first, else the first in the order given (the kernel's). Flags of
-    None (not known) count as permanent.
+    skipped. Of the rest, permanent ones (configured, not autoconfigured)
+    come first, then the others; within each group the lowest address
+    (``ipaddress`` order), whatever the order given (the kernel's: newest
+    first), so the choice does not change from run to run. Flags of None
+    (not known) count as permanent. ``chosen`` is None when none is left.
+
+    ``waiting`` is an address only tentative (duplicate address detection
+    running) that would come before ``chosen`` once usable: the choice is
+    about to change (e.g. a configured address added a moment ago, while an
+    autoconfigured one is usable), and the caller fails rather than create
+    a device it would re-create on the next run. Else None.
     """
-    usable = [(iface, flags) for iface, flags in addresses if not unusable_v6(flags)]
-    for iface, flags in usable:
-        if flags is None or flags & IFA_F_PERMANENT:
-            return iface
-    return usable[0][0] if usable else None
+    def key(item):
+        iface, flags = item
+        return (0 if flags is None or flags & IFA_F_PERMANENT else 1, iface.ip)
+    usable = sorted((item for item in addresses if not unusable_v6(item[1])), key=key)
+    if not usable:
+        return None, None
+    chosen = usable[0]
+    waiting = sorted((item for item in addresses if unusable_v6(item[1]) == ['tentative']), key=key)
+    if waiting and key(waiting[0]) < key(chosen):
+        return chosen[0], waiting[0][0]
+    return chosen[0], None
 
 
 def _route_text(route):
@@ -538,14 +558,16 @@ def _restore_plan(spec, device, actual, tables):
     """How to put the old device back when its re-creation fails: ``(link_add kwargs, steps)``.
 
     The attributes cni_vxlan reads (VNI, port, local address, underlay
-    link, GBP, learning, MTU, MAC), then its master, addresses and up state,
+    link, GBP, learning, MAC), then its MTU, master, addresses and up state,
     then the module's entries on it (permanent neighbours and FDB entries,
-    routes of protocol 152 through it). Attributes the module does not read
-    (TTL, TOS, a multicast group, ...) come back at the kernel's defaults.
+    routes of protocol 152 through it). The MTU is a step of its own: when
+    the underlay's MTU has dropped since, the kernel refuses the old MTU,
+    and only that step fails, not the device. Attributes the module does
+    not read (TTL, TOS, a multicast group, ...) come back at the kernel's
+    defaults.
     """
     vx = device.get('vxlan') or {}
-    create = dict(vxlan_id=actual['vni'], vxlan_port=actual['port'], vxlan_learning=int(bool(actual['learning'])),
-                  mtu=actual['mtu'])
+    create = dict(vxlan_id=actual['vni'], vxlan_port=actual['port'], vxlan_learning=int(bool(actual['learning'])))
     if actual['mac']:
         create['address'] = actual['mac']
     if actual['local']:
@@ -555,7 +577,8 @@ def _restore_plan(spec, device, actual, tables):
     if actual['gbp']:
         create['vxlan_gbp'] = True
     name = spec.name
-    steps = []
+    steps = [Step('mtu', 'link_set', ['restoring: setting mtu %s on %s' % (actual['mtu'], name), DEVICE],
+                  dict(mtu=actual['mtu']))]
     if actual['master_index']:
         steps.append(Step('master', 'link_set', ['restoring: enslaving %s to %s' % (name, actual['master']),
                                                  DEVICE], dict(master=actual['master_index'])))
@@ -754,13 +777,15 @@ def apply(p, nl):
         if peer_steps:
             # All peer entries in bulk, in plan order (deletions first).
             runner.run_batch(peer_steps, 'peers', 'peer entries')
-    except CniNodeError as exc:
-        # A device the run created goes with its entries; what the run did
+    except Exception as exc:
+        # Any error, not only the kernel's (a bug, an encoder's ValueError):
+        # a device the run created goes with its entries; what the run did
         # elsewhere (direct routes via the underlay, added or deleted) is
-        # undone. A device deleted to be re-created comes back as it was.
+        # undone. A device deleted to be re-created comes back as it was;
+        # only the adapter's errors carry what came back (msg, details).
         runner.rollback('removing VXLAN device again')
         if deleted and p.restore is not None:
-            _restore(p, nl, exc)
+            _restore(p, nl, exc if isinstance(exc, CniNodeError) else None)
         raise
 
 
@@ -772,6 +797,8 @@ def _restore(p, nl, exc):
 
     Goes on past a refused step (a partly restored device is better than
     none); ``exc.details['restored']`` holds the summary and what was refused.
+    ``exc`` None (the run failed with an error that is not the adapter's):
+    restore all the same, tell nothing.
     """
     create, steps = p.restore
     name = p.spec.name
@@ -783,9 +810,10 @@ def _restore(p, nl, exc):
         if link is None:
             raise KernelRefused('restoring: creating VXLAN device %s: the kernel reported success but the link '
                                 'is missing' % name)
-    except CniNodeError as error:
-        exc.msg += '; restoring the old VXLAN device %s (%s) failed too: %s' % (name, what, error.msg)
-        exc.details['restored'] = dict(device=False, refused=[error.msg])
+    except Exception as error:  # pylint: disable=broad-exception-caught
+        if exc is not None:
+            exc.msg += '; restoring the old VXLAN device %s (%s) failed too: %s' % (name, what, _error_text(error))
+            exc.details['restored'] = dict(device=False, refused=[_error_text(error)])
         return
     resolve = Runner(nl, device=link['index']).resolve
     for step in steps:
@@ -794,20 +822,29 @@ def _restore(p, nl, exc):
         method, args, kwargs = step.call(resolve)
         try:
             getattr(nl, method)(*args, **kwargs)
-        except CniNodeError as error:
-            refused.append(error.msg)
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            refused.append(_error_text(error))
     bulk = [step.call(resolve) for step in steps if step.method in BATCHED]
     if bulk:
         try:
             refused.extend(error.msg for error in nl.batch(bulk) if error is not None)
-        except CniNodeError as error:
-            refused.append(error.msg)
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            refused.append(_error_text(error))
+    if exc is None:
+        return
     if refused:
         exc.msg += ('; the old VXLAN device %s was restored (%s), but %d of its settings and entries were refused, '
                     'first: %s' % (name, what, len(refused), refused[0]))
     else:
         exc.msg += '; the old VXLAN device %s was restored (%s)' % (name, what)
     exc.details['restored'] = dict(device=True, refused=refused)
+
+
+def _error_text(error):
+    """The message of an adapter error; the type and text of any other."""
+    if isinstance(error, CniNodeError):
+        return error.msg
+    return '%s: %s' % (type(error).__name__, error)
 
 
 def _restore_text(p, create, steps):
@@ -820,7 +857,7 @@ def _restore_text(p, create, steps):
         parts.append('dev %s' % actual['dev'])
     if actual['gbp']:
         parts.append('gbp')
-    parts.append('mtu %s' % create['mtu'])
+    parts.append('mtu %s' % actual['mtu'])
     if 'address' in create:
         parts.append('mac %s' % create['address'])
     parts.append('learning %s' % ('on' if actual['learning'] else 'off'))

@@ -31,7 +31,8 @@ extends_documentation_fragment:
 options:
   name:
     description:
-      - Name of the bridge, at most 15 bytes, without C(/), C(:) or whitespace.
+      - Name of the bridge, at most 15 bytes, without NUL, C(/), C(:), C(%) or whitespace (as the kernel counts
+        it, on the UTF-8 bytes), not C(.) or C(..). The kernel reads C(%d) as a name template.
     type: str
     required: true
   state:

@@ -43,7 +43,9 @@ extends_documentation_fragment:
 options:
   name:
     description:
-      - Name of the VXLAN device, at most 15 bytes. A link of another kind with this name is never touched.
+      - Name of the VXLAN device, at most 15 bytes, without NUL, C(/), C(:), C(%) or whitespace (as the kernel
+        counts it, on the UTF-8 bytes), not C(.) or C(..). The kernel reads C(%d) as a name template.
+      - A link of another kind with this name is never touched.
     type: str
     required: true
   state:
@@ -68,8 +70,10 @@ options:
   dev:
     description:
       - The underlay link. Its first global IPv4 address is the local address unless O(local) is given; without
-        one, a global IPv6 address that is not temporary, deprecated, tentative or dadfailed, a permanent
-        (configured) one before an autoconfigured one. Its MTU is the base of O(mtu=auto).
+        one, a global IPv6 address that is not temporary, deprecated, tentative or dadfailed, permanent
+        (configured) ones before the others, the lowest first. When a tentative address would come first once
+        duplicate address detection ends, the task fails without changes (run again, or give O(local)). Its
+        MTU is the base of O(mtu=auto).
       - One of O(dev) and O(local) is required with O(state=present).
     type: str
   local:

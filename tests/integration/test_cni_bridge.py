@@ -197,6 +197,20 @@ def test_bad_input(module, netns, args, param, words):
     assert 'a-very-long' not in listing and 'br/0' not in listing
 
 
+@pytest.mark.parametrize('interpreter', INTERPRETERS, indirect=True)
+def test_a_name_template_is_refused_before_any_change(module, netns, interpreter):
+    """The kernel reads 'vx%d' as a template and would create vx0: the module refuses it, creates nothing."""
+    before = ip(netns, '-o', 'link', 'show')
+    for name in ('vx%d', 'br%d'):
+        for check in (True, False):
+            res = module('cni_bridge', dict(name=name, netns=netns, addresses=['10.6.6.6/24']), check=check,
+                         python=interpreter)
+            assert res.get('failed') is True and res['param'] == 'name', res
+            assert res['msg'].startswith("name %r is not a valid interface name: the kernel reads '%%' as a name "
+                                         "template" % name), res['msg']
+    assert ip(netns, '-o', 'link', 'show') == before
+
+
 def test_existing_link_of_another_kind(module, netns):
     name = unique('cnd')
     ip(netns, 'link', 'add', name, 'mtu', '1400', 'type', 'veth', 'peer', 'name', unique('cnp'))

@@ -388,6 +388,28 @@ def test_refused_recreate_restores_the_old_device(module, node, interpreter):
     assert again['changed'] is False and again['drift'] == [], again
 
 
+def test_refused_recreate_restores_the_old_device_when_its_mtu_no_longer_fits(module, node):
+    """The underlay's MTU dropped below what the old device's MTU needs (the kernel leaves a VXLAN's MTU
+    alone then). A failed re-creation still brings the old device back, without its old MTU, which the
+    kernel refuses now: the message says so."""
+    args = l3_args(node)
+    module('cni_vxlan', args)
+    ip(node, 'link', 'set', 'u0', 'mtu', '1400')
+    assert observe(node)['mtu'] == 1450
+    refuse_ipv6_on_new_links(node)
+    peers = [dict(p) for p in PEERS] + [dict(remote='198.51.100.5', subnet='fd00:5::/64')]
+    res = module('cni_vxlan', l3_args(node, vni=43, peers=peers))
+    assert res.get('failed') is True and res['param'] == 'peers', res
+    assert '; the old VXLAN device vx0 was restored (vni 42, port 4789, local 192.0.2.1, dev u0, mtu 1450, ' \
+        'mac 0e:04:c0:00:02:01, learning off, 1 address, 2 routes, 2 neighbours, 2 fdb entries, up), but 1 of ' \
+        'its settings and entries were refused, first: restoring: setting mtu 1450 on vx0: ' in res['msg'], \
+        res['msg']
+    assert res['restored']['device'] is True and len(res['restored']['refused']) == 1, res
+    state = observe(node)
+    assert state['mtu'] < 1450
+    assert dict(state, mtu=1450) == L3_WANT
+
+
 L2_WANT_FDB = ['00:00:00:00:00:00 192.0.2.2', '00:00:00:00:00:00 198.51.100.3']
 
 
@@ -486,6 +508,33 @@ def test_ipv6_underlay_address_skips_deprecated_tentative_and_dadfailed(module, 
     assert observe(node, 'vx10') is None
 
 
+def test_ipv6_underlay_address_choice_is_deterministic_and_waits_for_a_tentative_configured_one(module, node):
+    """Addresses with a finite lifetime are not permanent (as SLAAC ones): of two, the lowest is the local
+    address, not the newest (the kernel lists newest first). A configured (permanent) address still in
+    duplicate address detection would replace it once usable: the task fails, creates nothing, says to
+    run again or give local."""
+    ip(node, 'link', 'add', 'u6', 'type', 'veth', 'peer', 'name', 'u7')
+    ip(node, 'link', 'set', 'u6', 'up')   # u7 stays down: no carrier, duplicate address detection waits
+    for address in ('2001:dba::10', '2001:dba::20'):
+        ip(node, 'addr', 'add', address + '/64', 'dev', 'u6', 'nodad', 'valid_lft', '3600', 'preferred_lft', '3600')
+    args = dict(name='vx11', vni=11, dev='u6', netns=node)
+    res = module('cni_vxlan', args)
+    assert res['changed'] is True and res['vxlan']['local'] == '2001:dba::10', res
+    assert module('cni_vxlan', args)['changed'] is False
+    module('cni_vxlan', dict(name='vx11', state='absent', netns=node))
+    ip(node, 'addr', 'add', '2001:dba::1/64', 'dev', 'u6')
+    wait_for_flag(node, 'u6', '2001:dba::1', 'tentative')
+    before = link_names(node)
+    for check in (True, False):
+        res = module('cni_vxlan', args, check=check)
+        assert res.get('failed') is True and res['param'] == 'dev', res
+        assert res['msg'] == (
+            "dev: link 'u6': its IPv6 address 2001:dba::1, which comes before 2001:dba::10 as the local underlay "
+            "address, is still tentative (duplicate address detection running); the choice would change once it "
+            "ends, so nothing was changed: run again in a few seconds, or give local"), res['msg']
+    assert link_names(node) == before
+
+
 BAD = [
     (dict(vni=0), 'vni'),
     (dict(vni=16777216), 'vni'),
@@ -516,6 +565,24 @@ def test_bad_input_fails_clearly_and_changes_nothing(module, node, bad, needle):
     assert res.get('failed') is True, res
     assert needle in res['msg'], res['msg']
     assert ip(node, '-o', 'link') + ip(node, 'route') == before
+
+
+def link_names(netns):
+    return sorted(link['ifname'] for link in json.loads(ip(netns, '-j', 'link', 'show')))
+
+
+@pytest.mark.parametrize('interpreter', INTERPRETERS, indirect=True)
+def test_a_name_template_is_refused_before_any_change(module, node, interpreter):
+    """The kernel reads 'vx%d' as a template and would create vx0: the module refuses it, creates nothing."""
+    before = link_names(node)
+    for name in ('vx%d', 'vx%s'):
+        for check in (True, False):
+            res = module('cni_vxlan', l3_args(node, name=name), check=check, python=interpreter)
+            assert res.get('failed') is True and res['param'] == 'name', res
+            assert res['msg'].startswith("name %r is not a valid interface name: the kernel reads '%%' as a name "
+                                         "template" % name), res['msg']
+    assert link_names(node) == before
+    assert proto_152_routes(node) == []
 
 
 def test_mtu_auto_follows_the_underlay(module, node):

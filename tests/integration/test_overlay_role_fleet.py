@@ -348,8 +348,9 @@ def test_drift_playbook_limited_to_a_tag_still_checks_and_reports(tmp_path):
     lab.tmp, lab.inventory, lab.cache = tmp, inventory, os.path.join(tmp, 'cache')
     res = lab.play(os.path.join(REPO, 'playbooks', 'drift.yml'), rc=2, tags='cni_vxlan', cni_node_hosts='ov',
                    profile_kind='overlay', cni_node_become=False)
-    assert res.failures() == {'n1': 'Drift on n1; the report is in the drift_report callback\'s output directory. '
-                                     'Run with -e remediate=true to correct it.'}
+    verdict = ('Drift on n1; the report is in the drift_report callback\'s output directory. '
+               'Run with -e remediate=true to correct it.')
+    assert res.failures() == {'n1': verdict}
     items = res.task('What drifted on this node')['n1']['ansible_facts']['drift_items']
     assert any(i['path'].startswith('vxlan/cnidrifttest0') for i in items), items
     assert not os.path.exists('/sys/class/net/cnidrifttest0')

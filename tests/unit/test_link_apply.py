@@ -190,7 +190,7 @@ def test_bridge_created_but_missing_fails_naming_name():
     with pytest.raises(KernelRefused) as err:
         bridge_apply(nl, mtu=1400)
     assert err.value.param == 'name'
-    assert err.value.msg == 'creating bridge br0: the kernel reported success but the link is missing'
+    assert err.value.msg == "name: creating bridge br0: the kernel reported success but there is no link called 'br0'"
     assert [c[0] for c in nl.calls] == ['link_add']
 
 
@@ -296,7 +296,7 @@ def test_vxlan_created_then_refused_is_removed_with_its_direct_routes():
     nl = FakeNetlink(UNDERLAY, VX_ADDRS, batch_error=CniNodeError('sending the batch: broken pipe'))
     with pytest.raises(CniNodeError) as err:
         vxlan_apply(nl, direct_routing=True)
-    assert err.value.msg == 'sending the batch: broken pipe' and err.value.param is None
+    assert err.value.msg == 'peers: sending the batch: broken pipe' and err.value.param == 'peers'
     assert nl.calls[0][:4] == ('link_add', 'creating VXLAN device vx0', 'vx0', 'vxlan')
     assert nl.calls[1] == ('link_set', 'setting vx0 up', 99, dict(state='up'))
     assert nl.calls[3:] == [
@@ -347,7 +347,7 @@ def test_vxlan_created_then_refused_puts_back_the_direct_routes_the_run_deleted(
 
 # The old device, as a recreate finds it: an address, a master-less L3 device with one stale peer's entries.
 OLD_ADDRS = VX_ADDRS + [dict(index=10, family=4, address='10.244.1.0', prefixlen=32, scope=0)]
-OLD_CREATE = dict(vxlan_id=1, vxlan_port=4789, vxlan_learning=0, mtu=1450, address='0e:04:c0:a8:0a:0b',
+OLD_CREATE = dict(vxlan_id=1, vxlan_port=4789, vxlan_learning=0, address='0e:04:c0:a8:0a:0b',
                   vxlan_local='192.168.10.11', vxlan_link=2)
 OLD_TEXT = ('vni 1, port 4789, local 192.168.10.11, dev eth0, mtu 1450, mac 0e:04:c0:a8:0a:0b, learning off, '
             '1 address, 1 route, 1 neighbour, 1 fdb entry, up')
@@ -356,7 +356,9 @@ OLD_TEXT = ('vni 1, port 4789, local 192.168.10.11, dev eth0, mtu 1450, mac 0e:0
 def restore_calls(index):
     """What putting the old device back sends, with the index the kernel gives it."""
     return [
+        # The MTU is set apart: the device comes back even when the kernel refuses it.
         ('link_add', 'restoring: creating VXLAN device vx0 as it was', 'vx0', 'vxlan', OLD_CREATE),
+        ('link_set', 'restoring: setting mtu 1450 on vx0', index, dict(mtu=1450)),
         ('addr_add', 'restoring: adding address 10.244.1.0/32 to vx0', index, '10.244.1.0', 32),
         ('link_set', 'restoring: setting vx0 up', index, dict(state='up')),
         ('batch', [
@@ -421,6 +423,73 @@ def test_vxlan_restore_goes_on_past_a_refused_entry_and_says_so():
     assert nl.calls[2:] == restore_calls(99)
 
 
+def test_vxlan_restore_with_an_mtu_the_underlay_no_longer_carries_brings_the_device_back_without_it():
+    """The underlay's MTU dropped since the old device was made: the kernel refuses its old MTU. The
+    device is created without it, and only the MTU step is reported as refused."""
+    def refuse(method, args, kwargs):
+        if args[0] == 'creating VXLAN device vx0' or args[0].startswith('restoring: setting mtu'):
+            return KernelRefused('%s: Invalid argument (errno -22)' % args[0], errno=-22)
+        if method == 'link_add' and 'mtu' in kwargs:
+            return KernelRefused('%s: Invalid argument (errno -22)' % args[0], errno=-22)
+        return None
+    nl = FakeNetlink(UNDERLAY + [DEVICE], OLD_ADDRS, refuse=refuse, **STALE)
+    with pytest.raises(KernelRefused) as err:
+        vxlan_apply(nl, vni=2, peers=None)
+    assert err.value.msg == (
+        'mtu: creating VXLAN device vx0: Invalid argument (errno -22); the old VXLAN device vx0 was restored (%s), '
+        'but 1 of its settings and entries were refused, first: restoring: setting mtu 1450 on vx0: Invalid '
+        'argument (errno -22)' % OLD_TEXT)
+    assert err.value.details['restored'] == dict(device=True, refused=[
+        'restoring: setting mtu 1450 on vx0: Invalid argument (errno -22)'])
+    assert nl.calls[2:] == restore_calls(99)
+
+
+class Boom(Exception):
+    """Not an adapter error: a bug, an encoder's ValueError, a KeyError."""
+
+
+def test_vxlan_recreate_failing_with_any_error_still_restores_the_old_device():
+    nl = FakeNetlink(UNDERLAY + [DEVICE], OLD_ADDRS, batch_error=Boom('encoding the batch'), **STALE)
+    with pytest.raises(Boom) as err:
+        vxlan_apply(nl, vni=2, addresses=['10.244.1.0/32'])
+    assert str(err.value) == 'encoding the batch'
+    assert [c[:2] for c in nl.calls[:4]] == [
+        ('link_del', 'deleting VXLAN device vx0 to re-create it (vni changed)'),
+        ('link_add', 'creating VXLAN device vx0'),
+        ('addr_add', 'adding address 10.244.1.0/32 to vx0'),
+        ('link_set', 'setting vx0 up')]
+    assert nl.calls[4][0] == 'batch'
+    assert nl.calls[5:] == [('link_del', 'removing VXLAN device again', 99)] + restore_calls(100)
+
+
+def test_vxlan_created_then_failing_with_any_error_is_removed():
+    def refuse(method, args, kwargs):
+        return KeyError('state') if method == 'link_set' else None
+    nl = FakeNetlink(UNDERLAY, VX_ADDRS, refuse=refuse)
+    with pytest.raises(KeyError):
+        vxlan_apply(nl, peers=None)
+    assert [c[:2] for c in nl.calls] == [('link_add', 'creating VXLAN device vx0'), ('link_set', 'setting vx0 up'),
+                                         ('link_del', 'removing VXLAN device again')]
+
+
+def test_bridge_failing_with_any_error_is_rolled_back():
+    def refuse(method, args, kwargs):
+        return ValueError('bad attribute') if method == 'addr_add' else None
+    nl = FakeNetlink(refuse=refuse)
+    with pytest.raises(ValueError):
+        bridge_apply(nl, mtu=1400, addresses=['10.0.0.2/24'])
+    assert [c[:2] for c in nl.calls] == [('link_add', 'creating bridge br0'),
+                                         ('addr_add', 'adding address 10.0.0.2/24 to br0'),
+                                         ('link_del', 'removing bridge br0 again')]
+    nl = FakeNetlink([BRIDGE], BR_ADDRS, refuse=refuse)
+    with pytest.raises(ValueError):
+        bridge_apply(nl, mtu=1400, addresses=['10.0.0.2/24'])
+    assert [c[1] for c in nl.calls] == ['setting mtu 1400 on br0', 'removing address 10.0.0.1/24 from br0',
+                                        'adding address 10.0.0.2/24 to br0',
+                                        'undoing: removing address 10.0.0.1/24 from br0',
+                                        'undoing: setting mtu 1400 on br0']
+
+
 def test_vxlan_restore_refused_too_says_the_old_device_is_gone():
     nl = FakeNetlink(UNDERLAY + [DEVICE], OLD_ADDRS, refuse=refuse_when('link_add', 'VXLAN device vx0'), **STALE)
     with pytest.raises(KernelRefused) as err:
@@ -448,8 +517,9 @@ def test_vxlan_restore_brings_back_master_gbp_learning_and_an_ipv6_local():
                                   'gbp, mtu 1400, mac 0e:04:c0:a8:0a:0b, learning on, master br0, down)')
     assert nl.calls[2:] == [
         ('link_add', 'restoring: creating VXLAN device vx0 as it was', 'vx0', 'vxlan',
-         dict(vxlan_id=1, vxlan_port=4790, vxlan_learning=1, mtu=1400, address='0e:04:c0:a8:0a:0b',
+         dict(vxlan_id=1, vxlan_port=4790, vxlan_learning=1, address='0e:04:c0:a8:0a:0b',
               vxlan_local6='2001:db8::11', vxlan_gbp=True)),
+        ('link_set', 'restoring: setting mtu 1400 on vx0', 99, dict(mtu=1400)),
         ('link_set', 'restoring: enslaving vx0 to br0', 99, dict(master=3)),
     ]
 
@@ -478,7 +548,8 @@ def test_vxlan_created_but_missing_fails_naming_name():
     with pytest.raises(KernelRefused) as err:
         vxlan_apply(nl)
     assert err.value.param == 'name'
-    assert err.value.msg == 'creating VXLAN device vx0: the kernel reported success but the link is missing'
+    assert err.value.msg == ("name: creating VXLAN device vx0: the kernel reported success but there is no link "
+                             "called 'vx0'")
     assert [c[0] for c in nl.calls] == ['link_add']
 
 

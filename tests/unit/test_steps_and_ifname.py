@@ -31,7 +31,8 @@ def test_valid_interface_names(name):
     (7, 'dev: an interface name is required'),
     ('x' * 16, "dev 'xxxxxxxxxxxxxxxx' is 16 bytes long: a Linux interface name has at most 15"),
     (u'\u00e9' * 8, 'is 16 bytes long: a Linux interface name has at most 15'),
-    ('.', "dev '.' is not a valid interface name (no '/', ':' or whitespace; not '.' or '..')"),
+    ('.', "dev '.' is not a valid interface name (1 to 15 bytes of UTF-8, no NUL, '/', ':', '%' or whitespace; "
+          "not '.' or '..')"),
     ('..', "not '.' or '..'"),
     ('a/b', 'is not a valid interface name'),
     ('a:b', 'is not a valid interface name'),
@@ -45,6 +46,43 @@ def test_invalid_interface_names_name_the_argument(name, needle):
     assert err.value.param == 'dev'
     assert needle in err.value.msg
     assert err.value.msg.startswith('dev')
+
+
+# What the kernel's dev_valid_name refuses, on the UTF-8 bytes: NUL, '/', ':' and the bytes its isspace()
+# matches (0x09-0x0d, 0x20, 0xa0, also inside a multi-byte character); '%' is a name template to the kernel.
+@pytest.mark.parametrize('name,needle', [
+    ('vx%d', "dev 'vx%d' is not a valid interface name: the kernel reads '%' as a name template (vx%d becomes vx0"),
+    ('%', 'name template'),
+    ('a%sb', 'name template'),
+    ('a\x00b', 'it contains a NUL'),
+    ('a/b', "it contains '/'"),
+    ('a:b', "it contains ':'"),
+    ('a b', 'it contains whitespace (byte 0x20)'),
+    ('a\tb', 'it contains whitespace (byte 0x09)'),
+    ('a\nb', 'it contains whitespace (byte 0x0a)'),
+    ('a\x0bb', 'it contains whitespace (byte 0x0b)'),
+    ('a\x0cb', 'it contains whitespace (byte 0x0c)'),
+    ('a\rb', 'it contains whitespace (byte 0x0d)'),
+    (u'a\u00a0b', "it contains '\\xa0', whose UTF-8 bytes c2 a0 include 0xa0, a byte the kernel reads as whitespace"),
+    (u'br\u00e0', "it contains '\xe0', whose UTF-8 bytes c3 a0 include 0xa0"),
+    (u'a\u0800', 'whose UTF-8 bytes e0 a0 80 include 0xa0'),
+    (u'a\u2020', 'whose UTF-8 bytes e2 80 a0 include 0xa0'),
+    (u'a\udc80', 'not valid UTF-8 text'),
+])
+def test_names_the_kernel_refuses_or_misreads_are_refused_on_their_bytes(name, needle):
+    with pytest.raises(ParameterError) as err:
+        check_ifname(name, 'dev')
+    assert err.value.param == 'dev'
+    assert err.value.msg.startswith('dev %r is not a valid interface name' % name), err.value.msg
+    assert needle in err.value.msg, err.value.msg
+    assert err.value.msg.endswith("(1 to 15 bytes of UTF-8, no NUL, '/', ':', '%' or whitespace; not '.' or '..')")
+
+
+# Python's isspace() and \s match more than the kernel's isspace(): these the kernel takes as they are.
+@pytest.mark.parametrize('name', ['a\x1cb', 'a\x1db', 'a\x1eb', 'a\x1fb', u'a\x85b', u'a\u2000b', u'a\u2028b',
+                                  u'a\u3000b', u'a\u1680b', u'a\u00e9b', 'a\x7fb', 'a!#$&*b'])
+def test_bytes_the_kernel_accepts_are_accepted_even_where_python_sees_whitespace(name):
+    assert check_ifname(name, 'dev') == name
 
 
 @pytest.mark.parametrize('make,param,required', [
@@ -212,12 +250,80 @@ def test_create_refused_names_the_param_and_a_missing_link_names_name():
     class Lost(Recorder):
         def link(self, name):
             return None
-    runner = Runner(Lost())
+    nl = Lost()
+    runner = Runner(nl)
     with pytest.raises(KernelRefused) as err:
         runner.create('creating x0', 'x0', 'dummy', {}, 'mtu')
     assert err.value.param == 'name'
-    assert err.value.msg == 'creating x0: the kernel reported success but the link is missing'
+    assert err.value.msg == "name: creating x0: the kernel reported success but there is no link called 'x0'"
     assert runner.created is None and runner.device is None
+    del nl.calls[:]
+    runner.rollback('removing x0 again')
+    assert nl.calls == []
+
+
+class Flaky(Recorder):
+    """Reading a link fails once (after the link was made); later reads see ``found``."""
+
+    def __init__(self, found, error=None):
+        super(Flaky, self).__init__()
+        self.found = found
+        self.error = error or CniNodeError('listing links: No buffer space available (errno -105)')
+        self.reads = 0
+
+    def link(self, name):
+        self.reads += 1
+        if self.reads == 1:
+            raise self.error
+        return self.found
+
+
+@pytest.mark.parametrize('error', [CniNodeError('listing links: No buffer space available (errno -105)'),
+                                   KeyError('ifname')])
+def test_a_link_made_but_not_read_is_deleted_by_the_rollback_when_found_by_name_and_kind(error):
+    nl = Flaky(dict(index=42, name='x0', kind='dummy'), error)
+    runner = Runner(nl)
+    with pytest.raises(type(error)) as err:
+        runner.create('creating x0', 'x0', 'dummy', {}, 'mtu')
+    if isinstance(error, CniNodeError):
+        assert err.value.param == 'name'
+        assert err.value.msg == 'name: listing links: No buffer space available (errno -105)'
+    assert runner.created is None and runner.made == ('x0', 'dummy')
+    del nl.calls[:]
+    runner.rollback('removing x0 again')
+    assert nl.calls == [('link_del', 'removing x0 again', 42)]
+
+
+@pytest.mark.parametrize('found', [None, dict(index=43, name='x0', kind='veth')])
+def test_a_link_made_but_not_read_is_never_deleted_unless_found_as_made(found):
+    """Not there, or of another kind: not the run's link, nothing is deleted."""
+    nl = Flaky(found)
+    runner = Runner(nl)
+    with pytest.raises(CniNodeError):
+        runner.create('creating x0', 'x0', 'dummy', {}, 'mtu')
+    del nl.calls[:]
+    runner.rollback('removing x0 again')
+    assert nl.calls == []
+
+
+def test_the_rollback_goes_on_past_any_error_while_undoing():
+    class Broken(Recorder):
+        def link_del(self, what, index):
+            self.calls.append(('link_del', what, index))
+            raise ValueError('not an adapter error')
+
+        def batch(self, calls):
+            super(Broken, self).batch(calls)
+            raise KeyError('dst')
+    nl = Broken()
+    runner = Runner(nl, batched=BATCHED)
+    runner.create('creating x0', 'x0', 'dummy', {}, 'name')
+    runner.done = [Step('peers', 'route_add', ['r', '10.1.0.0/16', 3], {}, undo=('route_del', {})),
+                   Step('mtu', 'link_set', ['m', 3], {}, undo=('link_set', dict(mtu=1500)))]
+    del nl.calls[:]
+    runner.rollback('removing x0 again')
+    assert nl.calls == [('link_del', 'removing x0 again', 42), ('batch', [('route_del', 'undoing: r', '10.1.0.0/16', 3)]),
+                        ('link_set', 'undoing: m', 3)]
 
 
 BATCHED = ('route_add', 'route_del')
@@ -245,14 +351,14 @@ def test_one_refusal_in_a_batch_has_no_count():
     assert err.value.msg == 'peers: r1: Invalid argument (errno -22)'
 
 
-def test_a_broken_batch_counts_as_done_and_its_error_is_raised_as_it_is():
+def test_a_broken_batch_counts_as_done_and_its_error_names_the_param():
     nl = Recorder(broken=True)
     runner = Runner(nl, device=5, batched=BATCHED)
     runner.run([step('a')])
     steps = [Step('peers', 'route_add', ['r1', 'dst1', DEVICE], {}, undo=('route_del', {}))]
     with pytest.raises(CniNodeError) as err:
         runner.run_batch(steps, 'peers')
-    assert err.value.msg == 'batch: broken pipe' and err.value.param is None
+    assert err.value.msg == 'peers: batch: broken pipe' and err.value.param == 'peers'
     assert runner.done[-1] is steps[0]
     del nl.calls[:]
     runner.rollback('unused')   # the broken batch of undos is ignored; single undos still run after it

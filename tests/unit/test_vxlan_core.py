@@ -165,16 +165,52 @@ def v6(address, flags, index=2):
     # Autoconfigured (SLAAC, not permanent) counts after a configured one, wherever it is in the dump.
     ([v6('2001:db8::aa', 0), v6('2001:db8::1', PERMANENT)], '2001:db8::1'),
     ([v6('2001:db8::aa', 0), v6('2001:db8::7', TEMPORARY)], '2001:db8::aa'),
-    # Flags not known (an adapter without them): as before, the first one.
-    ([v6('2001:db8::2', None), v6('2001:db8::1', PERMANENT)], '2001:db8::2'),
+    # Flags not known (an adapter without them): permanent, the lowest one.
+    ([v6('2001:db8::2', None), v6('2001:db8::1', PERMANENT)], '2001:db8::1'),
     # Addresses of other links do not count.
     ([v6('2001:db8::3', PERMANENT, index=3), v6('2001:db8::1', PERMANENT)], '2001:db8::1'),
+    # Within a group the lowest address, not the kernel's order (newest first), which changes.
+    ([v6('2001:db8::ab', 0), v6('2001:db8::aa', 0), v6('2001:db8::10', 0)], '2001:db8::10'),
+    ([v6('2001:db8::10', 0), v6('2001:db8::ab', 0), v6('2001:db8::aa', 0)], '2001:db8::10'),
+    ([v6('2001:db8::9', PERMANENT), v6('2001:db8::3', PERMANENT), v6('2001:db8::1', 0)], '2001:db8::3'),
+    ([v6('2001:db8::3', PERMANENT), v6('2001:db8::9', PERMANENT), v6('2001:db8::1', 0)], '2001:db8::3'),
+    # A tentative address that would come after the chosen one changes nothing once usable.
+    ([v6('2001:db8::9', PERMANENT | TENTATIVE), v6('2001:db8::1', PERMANENT)], '2001:db8::1'),
+    ([v6('2001:db8::1', TENTATIVE), v6('2001:db8::9', PERMANENT)], '2001:db8::9'),
+    # A dadfailed one never becomes usable: it does not hold the choice up.
+    ([v6('2001:db8::1', PERMANENT | TENTATIVE | DADFAILED), v6('2001:db8::aa', 0)], '2001:db8::aa'),
 ])
 def test_ipv6_underlay_address_skips_temporary_deprecated_tentative_and_dadfailed(addresses, chosen):
     links = LINKS + [dict(index=4, name='eth1', kind=None, mtu=1500)]
     got = _vxlan.resolve_underlay(spec(), links, addresses + [dict(a, index=4) for a in addresses])
     assert got.local.compressed == chosen and got.link['name'] == 'eth0'
     assert str(got.network) == '2001:db8::/64'
+
+
+@pytest.mark.parametrize('addresses,waiting,instead', [
+    # The only permanent address is still in duplicate address detection, an autoconfigured one is usable.
+    ([v6('2001:db8::aa', 0), v6('2001:db8::1', PERMANENT | TENTATIVE)], '2001:db8::1', '2001:db8::aa'),
+    # A lower permanent one still tentative.
+    ([v6('2001:db8::1', PERMANENT | TENTATIVE), v6('2001:db8::5', PERMANENT)], '2001:db8::1', '2001:db8::5'),
+    # A lower autoconfigured one still tentative.
+    ([v6('2001:db8::1', TENTATIVE), v6('2001:db8::5', 0)], '2001:db8::1', '2001:db8::5'),
+])
+def test_ipv6_underlay_address_about_to_change_fails_before_any_change(addresses, waiting, instead):
+    with pytest.raises(ParameterError) as err:
+        _vxlan.resolve_underlay(spec(), LINKS, addresses)
+    assert err.value.param == 'dev'
+    assert err.value.msg == (
+        "dev: link 'eth0': its IPv6 address %s, which comes before %s as the local underlay address, is still "
+        "tentative (duplicate address detection running); the choice would change once it ends, so nothing was "
+        "changed: run again in a few seconds, or give local" % (waiting, instead))
+
+
+def test_choose_ipv6_returns_the_choice_and_what_holds_it_up():
+    iface = _vxlan.ipaddress.ip_interface
+    assert _vxlan.choose_ipv6([]) == (None, None)
+    assert _vxlan.choose_ipv6([(iface(u'2001:db8::1/64'), TENTATIVE)]) == (None, None)
+    assert _vxlan.choose_ipv6([(iface(u'2001:db8::2/64'), 0), (iface(u'2001:db8::1/64'), TENTATIVE)]) == (
+        iface(u'2001:db8::2/64'), iface(u'2001:db8::1/64'))
 
 
 def test_ipv4_underlay_address_is_chosen_as_before_whatever_the_flags():
