@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cni.node contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters for roles: vxlan_mtu, vtep_mac, host_local_ranges (documented in their .yml files)."""
+"""Filters for roles: vxlan_mtu, vtep_mac, first_address, host_local_ranges (documented in their .yml files)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -27,6 +27,20 @@ def vtep_mac(underlay_ip):
         raise AnsibleFilterError('cni.node.vtep_mac: %s' % exc)
 
 
+def first_address(candidates):
+    """The first of ``candidates`` that is an underlay address (as cni_vxlan reads one), as text; '' when none is."""
+    if not isinstance(candidates, (list, tuple)):
+        candidates = [candidates]
+    for candidate in candidates:
+        if candidate in (None, ''):
+            continue
+        try:
+            return _overlay.underlay_address(candidate).compressed
+        except CniNodeError:
+            continue
+    return ''
+
+
 def host_local_ranges(subnets):
     if isinstance(subnets, (list, tuple)):
         items = list(subnets)
@@ -50,5 +64,6 @@ class FilterModule(object):
         return {
             'vxlan_mtu': vxlan_mtu,
             'vtep_mac': vtep_mac,
+            'first_address': first_address,
             'host_local_ranges': host_local_ranges,
         }

@@ -169,11 +169,9 @@ def _file_name(value, path, what):
 def _link_name(value, path, what):
     """A Linux interface name by the kernel's rule (``_ifname``: at most 15 bytes, not characters)."""
     _want(value, 'str', path, what)
-    try:
-        _ifname.check_ifname(value, 'name', what)
-    except ParameterError as exc:
-        # The rule's words without its argument name: the JSON path goes first here.
-        raise ConfigError(path, exc.msg[len('name'):].lstrip(': '))
+    why = _ifname.problem(value, what)
+    if why is not None:
+        raise ConfigError(path, why)
     return value
 
 

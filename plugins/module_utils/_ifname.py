@@ -40,22 +40,30 @@ def check_ifname(name, param='name', what='an interface name'):
     """
     if not isinstance(name, str) or not name:
         raise ParameterError('%s: %s is required' % (param, what), param=param)
+    why = problem(name, what)
+    if why is not None:
+        raise ParameterError('%s %s' % (param, why), param=param)
+    return name
+
+
+def problem(name, what='an interface name'):
+    """Why the kernel would refuse ``name`` as an interface name (text that a caller prefixes with the
+    argument or JSON path it names), or None when it would take it."""
+    if not isinstance(name, str) or not name:
+        return '%s is required' % what
     try:
         size = len(name.encode('utf-8'))
     except UnicodeError:
-        raise ParameterError('%s %r is not a valid interface name: it is not valid UTF-8 text (%s)'
-                             % (param, name, VALID), param=param)
+        return '%r is not a valid interface name: it is not valid UTF-8 text (%s)' % (name, VALID)
     if size > MAX_BYTES:
-        raise ParameterError('%s %r is %d bytes long: a Linux interface name has at most %d'
-                             % (param, name, size, MAX_BYTES), param=param)
+        return '%r is %d bytes long: a Linux interface name has at most %d' % (name, size, MAX_BYTES)
     if name in ('.', '..'):
-        raise ParameterError('%s %r is not a valid interface name (%s)' % (param, name, VALID), param=param)
+        return '%r is not a valid interface name (%s)' % (name, VALID)
     for char in name:
         why = _refused(char)
         if why is not None:
-            raise ParameterError('%s %r is not a valid interface name: %s (%s)' % (param, name, why, VALID),
-                                 param=param)
-    return name
+            return '%r is not a valid interface name: %s (%s)' % (name, why, VALID)
+    return None
 
 
 def _refused(char):

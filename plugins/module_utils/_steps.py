@@ -180,14 +180,13 @@ class Runner(object):
         if failed:
             self.call(lambda: _raise(failed[0], len(failed) - 1, entries), param)
 
-    def rollback(self, removing, outlives=None):
+    def rollback(self, removing):
         """Undo the run, newest first.
 
         A created link is deleted (``removing``: the text for that); the done
-        steps on it go with it, and only the others, those that outlive it,
-        are undone: by default the steps that do not name ``DEVICE`` (see
-        ``Step.on_device``), or those for which ``outlives(step)`` is true.
-        Without a created link every done step is undone.
+        steps on it go with it, and only the others, those that outlive it
+        (the steps that do not name ``DEVICE``, see ``Step.on_device``), are
+        undone. Without a created link every done step is undone.
         """
         steps = self.done
         if self.created is None and self.made is not None:
@@ -197,10 +196,7 @@ class Runner(object):
                 self.nl.link_del(removing, self.created)
             except Exception:  # pylint: disable=broad-exception-caught
                 pass
-            if outlives is None:
-                steps = [step for step in steps if not step.on_device]
-            else:
-                steps = [step for step in steps if outlives(step)]
+            steps = [step for step in steps if not step.on_device]
         self.undo(steps)
 
     def _find_made(self):
@@ -230,6 +226,33 @@ class Runner(object):
                 getattr(self.nl, method)(*args, **kwargs)
             except Exception:  # pylint: disable=broad-exception-caught
                 pass
+
+    def replay(self, steps):
+        """Every step, the single ones in order, then the bulk ones in one request, going on past refusals
+        (putting something back: a part is better than nothing); the texts of the refusals (``error_text``)."""
+        refused = []
+        for step in steps:
+            if step.method in self.batched:
+                continue
+            method, args, kwargs = step.call(self.resolve)
+            try:
+                getattr(self.nl, method)(*args, **kwargs)
+            except Exception as error:  # pylint: disable=broad-exception-caught
+                refused.append(error_text(error))
+        bulk = [step.call(self.resolve) for step in steps if step.method in self.batched]
+        if bulk:
+            try:
+                refused.extend(error.msg for error in self.nl.batch(bulk) if error is not None)
+            except Exception as error:  # pylint: disable=broad-exception-caught
+                refused.append(error_text(error))
+        return refused
+
+
+def error_text(error):
+    """The message of an adapter error; the type and text of any other."""
+    if isinstance(error, CniNodeError):
+        return error.msg
+    return '%s: %s' % (type(error).__name__, error)
 
 
 def _raise(error, more, entries):

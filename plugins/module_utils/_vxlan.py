@@ -55,7 +55,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
     ParameterError,
 )
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
-from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step
+from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step, error_text
 
 RTPROT_CNI_NODE = 152   # protocol number of the routes cni_vxlan creates (ip route ... proto 152)
 DEFAULT_PORT = 4789
@@ -803,7 +803,6 @@ def _restore(p, nl, exc):
     create, steps = p.restore
     name = p.spec.name
     what = _restore_text(p, create, steps)
-    refused = []
     try:
         nl.link_add('restoring: creating VXLAN device %s as it was' % name, name, 'vxlan', **create)
         link = nl.link(name)
@@ -812,24 +811,10 @@ def _restore(p, nl, exc):
                                 'is missing' % name)
     except Exception as error:  # pylint: disable=broad-exception-caught
         if exc is not None:
-            exc.msg += '; restoring the old VXLAN device %s (%s) failed too: %s' % (name, what, _error_text(error))
-            exc.details['restored'] = dict(device=False, refused=[_error_text(error)])
+            exc.msg += '; restoring the old VXLAN device %s (%s) failed too: %s' % (name, what, error_text(error))
+            exc.details['restored'] = dict(device=False, refused=[error_text(error)])
         return
-    resolve = Runner(nl, device=link['index']).resolve
-    for step in steps:
-        if step.method in BATCHED:
-            continue
-        method, args, kwargs = step.call(resolve)
-        try:
-            getattr(nl, method)(*args, **kwargs)
-        except Exception as error:  # pylint: disable=broad-exception-caught
-            refused.append(_error_text(error))
-    bulk = [step.call(resolve) for step in steps if step.method in BATCHED]
-    if bulk:
-        try:
-            refused.extend(error.msg for error in nl.batch(bulk) if error is not None)
-        except Exception as error:  # pylint: disable=broad-exception-caught
-            refused.append(_error_text(error))
+    refused = Runner(nl, device=link['index'], batched=BATCHED).replay(steps)
     if exc is None:
         return
     if refused:
@@ -838,13 +823,6 @@ def _restore(p, nl, exc):
     else:
         exc.msg += '; the old VXLAN device %s was restored (%s)' % (name, what)
     exc.details['restored'] = dict(device=True, refused=refused)
-
-
-def _error_text(error):
-    """The message of an adapter error; the type and text of any other."""
-    if isinstance(error, CniNodeError):
-        return error.msg
-    return '%s: %s' % (type(error).__name__, error)
 
 
 def _restore_text(p, create, steps):

@@ -90,3 +90,16 @@ def test_host_local_ranges_filter():
 def test_host_local_ranges_filter_errors(bad, words):
     with pytest.raises(AnsibleFilterError, match=words):
         FILTERS['host_local_ranges'](bad)
+
+
+@pytest.mark.parametrize('candidates, first', [
+    (['cafe.de', '10.0.0', '1.2.3.4.5', '::::', '256.1.1.1', '1::2::3', '192.0.2.7'], '192.0.2.7'),
+    (['', None, '2001:DB8::0:1'], '2001:db8::1'),
+    (['192.0.2.7/24', '198.51.100.1'], '192.0.2.7'),       # an interface address gives its address
+    (['::ffff:192.0.2.9'], '192.0.2.9'),                   # as cni_vxlan reads a remote
+    (['cafe.de', ''], ''),
+    ([], ''),
+    ('198.51.100.2', '198.51.100.2'),                      # a single value is a list of one
+])
+def test_first_address(candidates, first):
+    assert FILTERS['first_address'](candidates) == first
