@@ -38,7 +38,8 @@ def inner(cycles, pod, work):
     os.makedirs(os.path.join(root, 'ansible_collections', 'cni'))
     os.symlink(REPO, os.path.join(root, 'ansible_collections', 'cni', 'node'))
     sys.path.insert(0, root)
-    from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniruntime  # pylint: disable=import-error
+    from ansible_collections.cni.node.plugins.module_utils import (  # pylint: disable=import-error
+        _cnicache, _cniexec, _cniloader, _cniruntime)
 
     conf_dir = os.path.join(work, 'net.d')
     os.mkdir(conf_dir)
@@ -68,8 +69,8 @@ def inner(cycles, pod, work):
         plugin_time = 0.0
         for state in ('present', 'absent'):
             runner = _cniruntime.Runner([CNI_BIN])           # one module run each: nothing carried over
-            rt = _cniruntime.RuntimeConf(cid, netns, 'eth0')
-            out = _cniruntime.reconcile(runner, lambda: _cniruntime.load_network(conf_dir, 'benchnet'), rt,
+            rt = _cnicache.RuntimeConf(cid, netns, 'eth0')
+            out = _cniruntime.reconcile(runner, lambda: _cniloader.load_network(conf_dir, 'benchnet'), rt,
                                         state, cache_dir, network_name='benchnet')
             assert out.actions == (['ADD'] if state == 'present' else ['DEL'])
             plugin_time += sum(i['duration_ms'] for i in runner.invocations) / 1000.0

@@ -6,7 +6,9 @@
 A plugin runs without a shell, with the CNI_* environment variables, its
 configuration on stdin and a timeout; it answers JSON on stdout. Used for the
 VERSION command (cni_network's ``cni_version: auto`` and ``validate``) and by
-the runtime modules for ADD/DEL/CHECK.
+the runtime modules for ADD/DEL/CHECK. A plugin that fails a command is a
+``CniFailure`` (raised by the runtime's runner, tolerated by cni_gc), with the
+CNI error code it gave.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,6 +29,19 @@ _SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 class PluginError(CniNodeError):
     """A plugin binary is missing, unsafe, did not answer, or answered with a CNI error."""
+
+
+class CniFailure(PluginError):
+    """A plugin failed a command: its CNI error code (None when it gave none), message and details."""
+
+    def __init__(self, msg, code=None, cni_msg=None, cni_details=None, plugin=None, command=None, param=None):
+        super(CniFailure, self).__init__(msg, param=param, cni_code=code, cni_msg=cni_msg, cni_details=cni_details,
+                                         plugin=plugin, command=command)
+        self.code = code
+        self.cni_msg = cni_msg
+        self.cni_details = cni_details
+        self.plugin = plugin
+        self.command = command
 
 
 def find_plugin(plugin_type, bin_dirs):

@@ -33,7 +33,7 @@ import fcntl
 import ipaddress
 import os
 
-from ansible_collections.cni.node.plugins.module_utils import _cniruntime
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
 DEFAULT_DATA_DIR = '/var/lib/cni/networks'
@@ -176,12 +176,12 @@ class Plan(object):
         )
 
 
-def plan(network, cache_dir, valid_attachments=(), netns_exists=_cniruntime.namespace_exists):
+def plan(network, cache_dir, valid_attachments=(), netns_exists=_cnicache.namespace_exists):
     """Work out what GC of ``network`` releases, without changing anything."""
     out = Plan(network)
     valid = set((a[0], a[1]) for a in valid_attachments)
     out.valid = valid
-    for entry in _cniruntime.cached_attachments(cache_dir, network=network.name):
+    for entry in _cnicache.cached_attachments(cache_dir, network=network.name):
         key = (entry.container_id, entry.ifname)
         if key in valid or (entry.netns and netns_exists(entry.netns)):
             out.live.append(entry)
@@ -218,21 +218,21 @@ def apply(gc_plan, runner, valid_attachments=()):
     network = gc_plan.network
     for entry in gc_plan.stale:
         old_net = entry.network() or network
-        rt = entry.runtime_conf(_cniruntime.RuntimeConf(entry.container_id, entry.netns, entry.ifname))
+        rt = entry.runtime_conf(_cnicache.RuntimeConf(entry.container_id, entry.netns, entry.ifname))
         try:
             runner.delete(old_net, rt, entry.result)
-        except _cniruntime.CniFailure as exc:
+        except _cniexec.CniFailure as exc:
             gc_plan.errors.append('DEL of %s/%s failed (%s); its leases are released as files'
                                   % (entry.container_id, entry.ifname, exc.msg))
         for lease in gc_plan.leases:
             if lease.container_id == entry.container_id and lease.ifname in (entry.ifname, None) \
                     and os.path.exists(lease.path):
                 release_lease(lease)
-        _cniruntime.remove_cache(entry.path)
+        _cnicache.remove_cache(entry.path)
     for lease in gc_plan.orphans:
         release_lease(lease)
     live = [(e.container_id, e.ifname) for e in gc_plan.live + gc_plan.unjudged] + list(valid_attachments)
     try:
         runner.gc(network, live)
-    except _cniruntime.CniFailure as exc:
+    except _cniexec.CniFailure as exc:
         gc_plan.errors.append('GC of the plugins failed: %s' % exc.msg)

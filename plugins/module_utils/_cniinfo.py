@@ -25,7 +25,7 @@ __metaclass__ = type
 import ipaddress
 import os
 
-from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cnigc, _cniloader, _cniplugin, _cniruntime
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cnigc, _cniloader, _cniplugin
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
 SECTIONS = ('networks', 'plugins', 'links', 'namespaces', 'leases', 'sysctls')
@@ -55,7 +55,7 @@ def networks(conf_dir, read_text):
         item['plugins'] = []
         if f.loads:
             try:
-                net = _cniruntime.network_from_bytes(f.text.encode('utf-8', 'surrogateescape'), path=f.path)
+                net = _cniloader.network_from_bytes(f.text.encode('utf-8', 'surrogateescape'), path=f.path)
                 item['cni_version'] = net.cni_version
                 item['plugins'] = [p.get('type') for p in net.plugins]
             except CniNodeError:
@@ -205,14 +205,14 @@ def _host_local_ranges(network):
     return out
 
 
-def leases(conf_dir, cache_dir, read_text, netns_exists=_cniruntime.namespace_exists):
+def leases(conf_dir, cache_dir, read_text, netns_exists=_cnicache.namespace_exists):
     """Per network of conf_dir with host-local: lease counts and each lease (stale as cni_gc would judge it)."""
     out = {}
     for f in _cniloader.scan(conf_dir, read_text):
         if not f.loads or f.name is None or f.name in out:
             continue
         try:
-            net = _cniruntime.network_from_bytes(f.text.encode('utf-8', 'surrogateescape'), path=f.path)
+            net = _cniloader.network_from_bytes(f.text.encode('utf-8', 'surrogateescape'), path=f.path)
         except CniNodeError:
             continue
         dirs = _cnigc.lease_dirs(net)

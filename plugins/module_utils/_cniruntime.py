@@ -18,45 +18,33 @@ configuration list, for one attachment (network, container ID, interface):
   ``prevResult`` (0.4.0 and later), then removes the cache entry.
 - **GC** and **STATUS** (1.1.0) run every plugin once, without a container.
 
-The cache is libcni's: ``<cache_dir>/results/<network>-<containerID>-<ifname>``,
-a JSON object of kind ``cniCacheV1`` with the configuration list's bytes
-(base64), the runtime arguments and the result, so containerd, cnitool and
-this collection read each other's attachments.
+The network comes from ``_cniloader`` (the one place a network is read);
+the attachment's runtime arguments (``RuntimeConf``) and libcni's cache of
+it, which containerd, CRI-O, cnitool and this collection share, from
+``_cnicache``. This room runs the plugins: the runner and ``reconcile``.
 
 A plugin's CNI error (``{"code", "msg", "details"}`` on stdout and a non-zero
-exit) becomes a ``CniFailure`` carrying the code. Every invocation has a
-timeout; with a log file, each one is appended as one JSON line (command,
-environment with secrets masked, stdin, stdout, stderr, exit code,
-duration).
+exit) becomes a ``CniFailure`` (``_cniexec``) carrying the code. Every
+invocation has a timeout; with a log file, each one is appended as one JSON
+line (command, environment with secrets masked, stdin, stdout, stderr, exit
+code, duration).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import copy
-import errno
 import json
 import os
 import re
 import time
 
-from ansible_collections.cni.node.plugins.module_utils import (
-    _cniexec,
-    _cniloader,
-    _cnispec,
-    _fileutil,
-    _ifname,
-    _netns,
-)
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, ParameterError, StateFileError
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cniloader
+from ansible_collections.cni.node.plugins.module_utils._cniexec import CniFailure
+from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
-CACHE_KIND = 'cniCacheV1'
-DEFAULT_CACHE_DIR = '/var/lib/cni'
 DEFAULT_TIMEOUT = 60
-NETNS_RUN_DIR = '/run/netns'
-_ID_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.\-]*\Z')
 _SECRET_RE = re.compile(r'(?i)(secret|token|passw|credential|private.?key|api.?key|auth)')
 MASK = '********'
 
@@ -75,252 +63,23 @@ ERROR_CODES = {
 }
 
 
-class CniFailure(_cniexec.PluginError):
-    """A plugin failed a command: its CNI error code (None when it gave none), message and details."""
-
-    def __init__(self, msg, code=None, cni_msg=None, cni_details=None, plugin=None, command=None, param=None):
-        super(CniFailure, self).__init__(msg, param=param, cni_code=code, cni_msg=cni_msg, cni_details=cni_details,
-                                         plugin=plugin, command=command)
-        self.code = code
-        self.cni_msg = cni_msg
-        self.cni_details = cni_details
-        self.plugin = plugin
-        self.command = command
-
-
 class AttachmentError(ParameterError):
     """The attachment asked for cannot be acted on (nothing attached, CHECK unsupported...)."""
 
 
-# ---------------------------------------------------------------- versions and names
-
-def _version_tuple(value):
-    if not value:
-        return (0, 1, 0)
-    try:
-        return _cnispec.parse_version(value)
-    except _cnispec.ConfigError:
-        return (0, 0, 0)
-
-
-def version_at_least(value, other):
-    """Whether spec version ``value`` is ``other`` or later (an empty version is 0.1.0, as for libcni)."""
-    return _version_tuple(value) >= _version_tuple(other)
-
-
-def effective_version(cni_version, cni_versions):
-    """The cniVersion libcni uses: the highest of ``cniVersion`` and ``cniVersions`` it implements."""
-    if cni_versions is None:
-        return cni_version or ''
-    latest = _version_tuple(_cnispec.LATEST)
-    candidates = [v for v in list(cni_versions) + ([cni_version] if cni_version else [])
-                  if _version_tuple(v) <= latest]
-    if not candidates:
-        return cni_version or ''
-    return max(candidates, key=_version_tuple)
-
-
-def validate_ids(network, container_id, ifname):
-    """Refuse what libcni refuses: container ID and network name ``[a-zA-Z0-9][a-zA-Z0-9_.-]*``, a valid ifname."""
-    if not isinstance(container_id, str) or not _ID_RE.match(container_id):
-        raise ParameterError('container_id %r: a letter or digit, then letters, digits, "_", "." or "-" '
-                             '(what libcni accepts)' % (container_id,), param='container_id')
-    if not isinstance(network, str) or not _ID_RE.match(network):
-        raise ParameterError('network name %r: a letter or digit, then letters, digits, "_", "." or "-"'
-                             % (network,), param='network')
-    # The kernel's rule (_ifname): 15 bytes, not characters; the message names the parameter.
-    _ifname.check_ifname(ifname, 'ifname')
-
-
-def netns_path(netns):
-    """CNI_NETNS for a namespace given by name (under /run/netns) or by absolute path."""
-    if not netns:
-        return ''
-    if '/' in netns:
-        if not os.path.isabs(netns):
-            raise ParameterError('netns %r: a path must be absolute, or give a name under %s'
-                                 % (netns, NETNS_RUN_DIR), param='netns')
-        return netns
-    if netns in ('.', '..'):
-        raise ParameterError('netns %r is not a namespace name' % netns, param='netns')
-    return os.path.join(NETNS_RUN_DIR, netns)
-
-
-def namespace_exists(path):
-    """Whether ``path`` is a live network namespace (a /run/netns entry whose bind mount is gone is not)."""
-    try:
-        _netns.resolve(path)
-    except CniNodeError:
-        return False
-    return True
-
-
-def normalise_args(args):
-    """CNI_ARGS as libcni keeps them: a list of [key, value] pairs (from a dict or a list of pairs)."""
-    if args is None:
-        return []
-    if isinstance(args, dict):
-        pairs = list(args.items())
-    elif isinstance(args, (list, tuple)):
-        pairs = []
-        for item in args:
-            if isinstance(item, dict) and set(item) == set(['key', 'value']):
-                pairs.append((item['key'], item['value']))
-            elif isinstance(item, (list, tuple)) and len(item) == 2:
-                pairs.append(tuple(item))
-            else:
-                raise ParameterError('args: %r is not a [key, value] pair' % (item,), param='args')
-    else:
-        raise ParameterError('args: a dict of strings or a list of [key, value] pairs', param='args')
-    out = []
-    for key, value in pairs:
-        key, value = str(key), '' if value is None else str(value)
-        if not key or '=' in key or ';' in key or ';' in value:
-            raise ParameterError('args: %r=%r cannot be passed in CNI_ARGS (no "=" in keys, no ";" anywhere)'
-                                 % (key, value), param='args')
-        out.append([key, value])
-    return out
-
-
-# ---------------------------------------------------------------- networks
-
-class Network(object):
-    """A network configuration list as libcni holds it.
-
-    ``plugins`` are the plugin objects as written (not normalised: a plugin
-    gets exactly what the file says); ``raw`` the bytes cached with an
-    attachment (libcni caches the list's own bytes).
-    """
-
-    def __init__(self, name, cni_version, plugins, raw, disable_check=False, disable_gc=False, path=None):
-        self.name = name
-        self.cni_version = cni_version
-        self.plugins = plugins
-        self.raw = raw
-        self.disable_check = disable_check
-        self.disable_gc = disable_gc
-        self.path = path
-        self.warnings = []
-
-    def summary(self):
-        return dict(name=self.name, cni_version=self.cni_version, path=self.path,
-                    plugins=[p.get('type') for p in self.plugins])
-
-
-def _bool(data, key, param):
-    value = data.get(key, False)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ('true', 'false'):
-        return value.lower() == 'true'
-    raise ParameterError('%s: %r is not true or false' % (key, value), param=param)
-
-
-def network_from_bytes(raw, path=None, param='config'):
-    """A ``Network`` from the bytes of a configuration list, or of a single plugin configuration (upconverted)."""
-    where = path or param
-    try:
-        data = json.loads(raw.decode('utf-8') if isinstance(raw, bytes) else raw)
-    except ValueError as exc:
-        raise ParameterError('%s: not valid JSON: %s' % (where, exc), param=param)
-    if not isinstance(data, dict):
-        raise ParameterError('%s: not a JSON object' % where, param=param)
-    if 'plugins' not in data and isinstance(data.get('type'), str):
-        # A single plugin configuration: libcni turns it into a list of one.
-        data = {'name': data.get('name'), 'cniVersion': data.get('cniVersion', ''), 'plugins': [data]}
-        raw = json.dumps(data, separators=(',', ':')).encode('utf-8')
-    name = data.get('name')
-    if not isinstance(name, str):
-        raise ParameterError('%s: no network name' % where, param=param)
-    version = data.get('cniVersion', '')
-    if not isinstance(version, str):
-        raise ParameterError('%s: cniVersion is not a string' % where, param=param)
-    versions = data.get('cniVersions')
-    if versions is not None and (not isinstance(versions, list) or not all(isinstance(v, str) for v in versions)):
-        raise ParameterError('%s: cniVersions is not a list of strings' % where, param=param)
-    plugins = data.get('plugins')
-    if not isinstance(plugins, list) or not plugins:
-        raise ParameterError('%s: plugins is not a non-empty list' % where, param=param)
-    for i, plugin in enumerate(plugins):
-        if not isinstance(plugin, dict) or not isinstance(plugin.get('type'), str) or not plugin['type']:
-            raise ParameterError('%s: plugins[%d] has no type' % (where, i), param=param)
-    return Network(name, effective_version(version, versions), plugins,
-                   raw if isinstance(raw, bytes) else raw.encode('utf-8'),
-                   disable_check=_bool(data, 'disableCheck', param), disable_gc=_bool(data, 'disableGC', param),
-                   path=path)
-
-
-def inline_network(config):
-    """A ``Network`` from the ``config`` module parameter (a list or a single plugin), validated by the spec core."""
-    if not isinstance(config, dict):
-        raise ParameterError('config: a configuration list (name, cniVersion, plugins) as a dict', param='config')
-    warnings = []
-    try:
-        if 'plugins' in config:
-            _cnispec.normalise_list(config, require_version=False, warnings=warnings)
-        else:
-            _cnispec.normalise_conf(config, warnings=warnings)
-    except _cnispec.ConfigError as exc:
-        raise ParameterError('config.%s' % exc.msg if exc.path else 'config: %s' % exc.msg, param='config')
-    net = network_from_bytes(json.dumps(config, separators=(',', ':')).encode('utf-8'))
-    net.warnings.extend(warnings)
-    return net
-
-
-def _sibling_plugins(conf_dir, name):
-    """Plugins of network ``name`` in ``conf_dir/name/*.conf`` (libcni 1.2+), in lexical order."""
-    folder = os.path.join(conf_dir, name)
-    if not os.path.isdir(folder):
-        return []
-    out = []
-    for fname in sorted(os.listdir(folder), key=lambda n: n.encode('utf-8', 'surrogateescape')):
-        path = os.path.join(folder, fname)
-        if os.path.splitext(fname)[1] != '.conf' or not os.path.isfile(path):
-            continue
-        try:
-            with open(path, 'rb') as f:
-                plugin = json.loads(f.read().decode('utf-8'))
-        except (IOError, OSError, ValueError) as exc:
-            raise ParameterError('%s: cannot be loaded (%s)' % (path, exc), param='network')
-        if not isinstance(plugin, dict) or not isinstance(plugin.get('type'), str) or not plugin['type']:
-            raise ParameterError("%s: missing 'type'" % path, param='network')
-        out.append(plugin)
-    return out
-
-
-def load_network(conf_dir, name, read_text=_fileutil.read_text):
-    """The ``Network`` libcni's LoadNetworkConf finds for ``name`` in ``conf_dir``; ParameterError otherwise."""
-    files = _cniloader.scan(conf_dir, read_text)
-    found, problem = _cniloader.lookup(files, name)
-    if found is None:
-        raise ParameterError('network %r in %s: %s' % (name, conf_dir, problem), param='network')
-    raw = found.text.encode('utf-8', 'surrogateescape')
-    if found.is_list:
-        data = json.loads(found.text)
-        inlined = data.get('plugins') or []
-        extra = [] if _bool(data, 'loadOnlyInlinedPlugins', 'network') else _sibling_plugins(conf_dir, name)
-        if not inlined and not extra:
-            raise ParameterError('network %r in %s: no plugin configurations' % (name, found.path), param='network')
-        data = dict(data, plugins=inlined + extra)
-        net = network_from_bytes(json.dumps(data).encode('utf-8'), path=found.path, param='network')
-        if not extra:
-            net.raw = raw   # libcni caches the list's own bytes; with sibling plugins, the whole chain
-    else:
-        net = network_from_bytes(raw, path=found.path, param='network')
-    if found.spec_error:
-        net.warnings.append('%s breaks the CNI specification (%s); running it as a runtime would'
-                            % (found.path, found.spec_error))
-    return net
-
+# ---------------------------------------------------------------- the runtime modules' shared options
 
 def argument_spec(**extra):
-    """The options every runtime module shares (plain data for AnsibleModule), plus ``extra``."""
+    """The options every runtime module shares (plain data for AnsibleModule), plus ``extra``.
+
+    Documented once, in the ``cni.node.runtime`` doc fragment (plugins/doc_fragments/runtime.py).
+    """
     spec = dict(
         network=dict(type='str'),
         config=dict(type='dict'),
         conf_dir=dict(type='path', default='/etc/cni/net.d'),
         bin_dirs=dict(type='list', elements='path', default=['/opt/cni/bin']),
-        cache_dir=dict(type='path', default=DEFAULT_CACHE_DIR),
+        cache_dir=dict(type='path', default=_cnicache.DEFAULT_CACHE_DIR),
         timeout=dict(type='int', default=DEFAULT_TIMEOUT),
         log_file=dict(type='path'),
     )
@@ -334,32 +93,21 @@ def from_params(params):
         raise ParameterError('timeout must be a positive number of seconds', param='timeout')
     runner = Runner(params['bin_dirs'], timeout=params['timeout'], log_file=params['log_file'])
     if params.get('config') is not None:
-        inline = inline_network(params['config'])
+        inline = _cniloader.inline_network(params['config'])
 
         def load():
             return inline
     else:
         def load():
-            return load_network(params['conf_dir'], params['network'])
+            return _cniloader.load_network(params['conf_dir'], params['network'])
     return runner, load
 
 
 # ---------------------------------------------------------------- what a plugin gets
 
-class RuntimeConf(object):
-    """The runtime side of one attachment (libcni's RuntimeConf)."""
-
-    def __init__(self, container_id, netns, ifname, args=None, capability_args=None):
-        self.container_id = container_id
-        self.netns = netns or ''
-        self.ifname = ifname
-        self.args = normalise_args(args)
-        self.capability_args = dict(capability_args or {})
-
-
 def build_env(command, rt, bin_dirs):
     """The CNI_* variables of one invocation (every one set, empty when unknown, as libcni does)."""
-    rt = rt or RuntimeConf('', '', '')
+    rt = rt or _cnicache.RuntimeConf('', '', '')
     return {
         'CNI_COMMAND': command,
         'CNI_CONTAINERID': rt.container_id or '',
@@ -445,164 +193,6 @@ def masked_env(env):
             '%s=%s' % (k, MASK) if _SECRET_RE.search(k) else '%s=%s' % (k, v)
             for k, v in (p.split('=', 1) if '=' in p else (p, '') for p in out['CNI_ARGS'].split(';')))
     return dict((k, MASK if _SECRET_RE.search(k) else v) for k, v in out.items())
-
-
-# ---------------------------------------------------------------- the cache
-
-def cache_path(cache_dir, network, container_id, ifname):
-    if not network or not container_id or not ifname:
-        raise ParameterError('a cache entry needs the network name (%r), container ID (%r) and ifname (%r)'
-                             % (network, container_id, ifname))
-    return os.path.join(cache_dir, 'results', '%s-%s-%s' % (network, container_id, ifname))
-
-
-def encode_cache(network, rt, result):
-    """The cache entry libcni writes after ADD (``cniCacheV1``), as a dict in libcni's key order."""
-    entry = {
-        'kind': CACHE_KIND,
-        'containerId': rt.container_id,
-        'config': base64.b64encode(network.raw).decode('ascii'),
-        'ifName': rt.ifname,
-        'networkName': network.name,
-    }
-    if rt.netns:
-        entry['netns'] = rt.netns
-    if rt.args:
-        entry['cniArgs'] = [list(p) for p in rt.args]
-    if rt.capability_args:
-        entry['capabilityArgs'] = rt.capability_args
-    if result:
-        entry['result'] = result
-    return entry
-
-
-class CacheEntry(object):
-    """One cached attachment, as read back. ``error`` says why it cannot be used (then only removal helps)."""
-
-    def __init__(self, path, data=None, error=None):
-        self.path = path
-        self.data = data or {}
-        self.error = error
-        self.legacy = False
-        if data is not None and data.get('kind') != CACHE_KIND:
-            # Before cniCacheV1 libcni cached the bare result.
-            self.legacy = True
-
-    @property
-    def result(self):
-        if self.error:
-            return None
-        return self.data if self.legacy else self.data.get('result')
-
-    @property
-    def container_id(self):
-        return self.data.get('containerId')
-
-    @property
-    def ifname(self):
-        return self.data.get('ifName')
-
-    @property
-    def network_name(self):
-        return self.data.get('networkName')
-
-    @property
-    def netns(self):
-        return self.data.get('netns', '')
-
-    @property
-    def cni_args(self):
-        return self.data.get('cniArgs') or []
-
-    @property
-    def capability_args(self):
-        return self.data.get('capabilityArgs') or {}
-
-    def config_bytes(self):
-        """The cached configuration list's bytes, or None."""
-        value = self.data.get('config')
-        if self.legacy or not isinstance(value, str):
-            return None
-        try:
-            return base64.b64decode(value.encode('ascii'), validate=True)
-        except (ValueError, TypeError):
-            return None
-
-    def network(self):
-        """The cached configuration as a ``Network`` (None when absent or unreadable)."""
-        raw = self.config_bytes()
-        if raw is None:
-            return None
-        try:
-            return network_from_bytes(raw, path=self.path, param='cache_dir')
-        except ParameterError:
-            return None
-
-    def runtime_conf(self, fallback):
-        """The runtime arguments the attachment was made with (libcni's GetNetworkListCachedConfig)."""
-        if self.legacy or self.error:
-            return fallback
-        return RuntimeConf(self.container_id or fallback.container_id, self.netns or fallback.netns,
-                           self.ifname or fallback.ifname, self.data.get('cniArgs') or fallback.args,
-                           self.data.get('capabilityArgs') or {})
-
-
-def read_cache(path):
-    """The ``CacheEntry`` at ``path``, None when there is none."""
-    try:
-        with open(path, 'rb') as f:
-            raw = f.read()
-    except (IOError, OSError) as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return None
-        return CacheEntry(path, error='cannot be read (%s)' % os.strerror(exc.errno))
-    try:
-        data = json.loads(raw.decode('utf-8'))
-    except ValueError as exc:
-        return CacheEntry(path, error='not valid JSON (%s)' % exc)
-    if not isinstance(data, dict):
-        return CacheEntry(path, error='not a JSON object')
-    return CacheEntry(path, data)
-
-
-def write_cache(path, entry):
-    """Write a cache entry atomically (directory 0700, file 0600, like libcni)."""
-    directory = os.path.dirname(path)
-    try:
-        os.makedirs(directory, 0o700)
-    except OSError as exc:
-        if exc.errno != errno.EEXIST:
-            raise StateFileError('cannot create the cache directory %s: %s' % (directory, os.strerror(exc.errno)),
-                                 param='cache_dir')
-    _fileutil.atomic_write(path, json.dumps(entry, separators=(',', ':')), mode=0o600)
-
-
-def remove_cache(path):
-    return _fileutil.remove(path)
-
-
-def cached_attachments(cache_dir, network=None, container_id=None):
-    """Every usable ``cniCacheV1`` entry in ``cache_dir/results`` (libcni's GetCachedAttachments), sorted."""
-    directory = os.path.join(cache_dir, 'results')
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
-        return []
-    out = []
-    for name in names:
-        if name.startswith('.'):
-            continue
-        entry = read_cache(os.path.join(directory, name))
-        if entry is None or entry.error or entry.legacy:
-            continue
-        if not entry.ifname or not entry.network_name:
-            continue
-        if network is not None and entry.network_name != network:
-            continue
-        if container_id is not None and entry.container_id != container_id:
-            continue
-        out.append(entry)
-    return out
 
 
 # ---------------------------------------------------------------- running plugins
@@ -721,7 +311,7 @@ class Runner(object):
 
     def check(self, network, rt, cached_result):
         """CHECK through the chain. 'skipped' (disableCheck) or 'passed'; CniFailure when a plugin objects."""
-        if not version_at_least(network.cni_version, '0.4.0'):
+        if not _cniloader.version_at_least(network.cni_version, '0.4.0'):
             raise AttachmentError('network %r has cniVersion %r: CHECK needs 0.4.0 or later'
                                   % (network.name, network.cni_version), param='state')
         if network.disable_check:
@@ -740,13 +330,13 @@ class Runner(object):
 
     def delete(self, network, rt, cached_result):
         """DEL through the chain in reverse (cached result as prevResult from 0.4.0 on)."""
-        prev = cached_result if version_at_least(network.cni_version, '0.4.0') else None
+        prev = cached_result if _cniloader.version_at_least(network.cni_version, '0.4.0') else None
         for plugin in reversed(network.plugins):
             self.invoke(network, plugin, 'DEL', rt, prev_result=prev)
 
     def gc(self, network, valid_attachments):
         """GC (1.1.0) on every plugin with the attachments to keep; False when the network does not take GC."""
-        if not version_at_least(network.cni_version, '1.1.0') or network.disable_gc:
+        if not _cniloader.version_at_least(network.cni_version, '1.1.0') or network.disable_gc:
             return False
         valid = [dict(containerID=a[0], ifname=a[1]) for a in valid_attachments]
         for plugin in network.plugins:
@@ -755,7 +345,7 @@ class Runner(object):
 
     def status(self, network):
         """STATUS (1.1.0) on every plugin: 'available', or None when the version has no STATUS; CniFailure."""
-        if not version_at_least(network.cni_version, '1.1.0'):
+        if not _cniloader.version_at_least(network.cni_version, '1.1.0'):
             return None
         for plugin in network.plugins:
             self.invoke(network, plugin, 'STATUS', None)
@@ -802,8 +392,8 @@ def _differences(entry, network, rt):
     return out
 
 
-def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False, netns_exists=namespace_exists,
-              network_name=None):
+def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False,
+              netns_exists=_cnicache.namespace_exists, network_name=None):
     """Bring one attachment to ``state`` (present / absent / checked) like a runtime would; an ``Outcome``.
 
     ``load_network_fn`` returns the wanted ``Network``. With ``absent`` a
@@ -816,11 +406,11 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False, n
         return _reconcile_absent(runner, load_network_fn, rt, cache_dir, check_mode, Outcome(Changes(), None),
                                  network_name)
     network = load_network_fn()
-    validate_ids(network.name, rt.container_id, rt.ifname)
-    path = cache_path(cache_dir, network.name, rt.container_id, rt.ifname)
+    _cnicache.validate_ids(network.name, rt.container_id, rt.ifname)
+    path = _cnicache.cache_path(cache_dir, network.name, rt.container_id, rt.ifname)
     outcome = Outcome(Changes(), path)
     outcome.network = network
-    entry = read_cache(path)
+    entry = _cnicache.read_cache(path)
     key = 'attachment/%s' % os.path.basename(path)
     if state == 'checked':
         if entry is None or entry.error:
@@ -842,7 +432,7 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False, n
             raise ParameterError('netns %s does not exist: the attachment cached for it is stale (cni_gc releases '
                                  'it, state=absent removes it)' % rt.netns, param='netns')
         if not reasons:
-            if version_at_least(network.cni_version, '0.4.0') and not network.disable_check:
+            if _cniloader.version_at_least(network.cni_version, '0.4.0') and not network.disable_check:
                 try:
                     outcome.check = runner.check(network, rt, entry.result)
                 except CniFailure as exc:
@@ -867,7 +457,7 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False, n
         old_rt = entry.runtime_conf(rt)
         outcome.actions.append('DEL')
         runner.delete(old_net, old_rt, entry.result)
-        remove_cache(path)
+        _cnicache.remove_cache(path)
     outcome.result = _add(runner, network, rt, path, outcome)
     return outcome
 
@@ -885,7 +475,7 @@ def _add(runner, network, rt, path, outcome):
         except CniFailure as cleanup:
             exc.details['cleanup'] = 'DEL after the failed ADD failed too: %s' % cleanup.msg
         raise
-    write_cache(path, encode_cache(network, rt, result))
+    _cnicache.write_cache(path, _cnicache.encode_cache(network, rt, result))
     return result
 
 
@@ -899,11 +489,11 @@ def _reconcile_absent(runner, load_network_fn, rt, cache_dir, check_mode, outcom
         if not network_name:
             raise
         network, name, load_error = None, network_name, exc
-    validate_ids(name, rt.container_id, rt.ifname)
-    path = cache_path(cache_dir, name, rt.container_id, rt.ifname)
+    _cnicache.validate_ids(name, rt.container_id, rt.ifname)
+    path = _cnicache.cache_path(cache_dir, name, rt.container_id, rt.ifname)
     outcome.network = network
     outcome.cache_path = path
-    entry = read_cache(path)
+    entry = _cnicache.read_cache(path)
     if entry is None:
         return outcome
     old_net = entry.network() or network
@@ -915,5 +505,5 @@ def _reconcile_absent(runner, load_network_fn, rt, cache_dir, check_mode, outcom
         return outcome
     outcome.actions.append('DEL')
     runner.delete(old_net, entry.runtime_conf(rt), entry.result)
-    remove_cache(path)
+    _cnicache.remove_cache(path)
     return outcome

@@ -35,18 +35,8 @@ author:
   - cni.node developers (!UNKNOWN)
 extends_documentation_fragment:
   - cni.node.attributes
+  - cni.node.runtime
 options:
-  network:
-    description:
-      - Name of the network, loaded from O(conf_dir) the way libcni loads it (the first C(.conflist) in lexical
-        order with this name, else a C(.conf)/C(.json) file).
-      - Exactly one of O(network) and O(config) is required.
-    type: str
-  config:
-    description:
-      - The network configuration inline instead of from O(conf_dir) - a configuration list (C(name),
-        C(cniVersion), C(plugins)) or a single plugin configuration. Validated against the CNI specification.
-    type: dict
   container_id:
     description:
       - The container ID (C(CNI_CONTAINERID)) - a letter or digit, then letters, digits, C(_), C(.) or C(-).
@@ -73,31 +63,6 @@ options:
         C(ips), C(mac). A plugin gets, in C(runtimeConfig), only the entries whose capability its configuration
         declares (for portmap, C(capabilities) holding C(portMappings) set to true).
     type: dict
-  conf_dir:
-    description: Directory of network configuration files, used with O(network).
-    type: path
-    default: /etc/cni/net.d
-  bin_dirs:
-    description:
-      - Directories searched for plugin binaries, in order (C(CNI_PATH)). A binary (and every directory above
-        it) must be owned by root and not writable by group or others.
-    type: list
-    elements: path
-    default: [/opt/cni/bin]
-  cache_dir:
-    description: libcni's cache directory; results live in its C(results) folder.
-    type: path
-    default: /var/lib/cni
-  timeout:
-    description: Seconds one plugin invocation may take before it is killed and the task fails.
-    type: int
-    default: 60
-  log_file:
-    description:
-      - Append one JSON line per plugin invocation to this file (mode 0600) - command, environment, stdin,
-        stdout, stderr, exit code and duration. Values of keys that look secret (token, password, secret,
-        credential, key) are masked. See the troubleshooting guide.
-    type: path
   state:
     description:
       - V(present) - attached (ADD, or CHECK of a cached attachment). V(absent) - detached (DEL).
@@ -242,7 +207,7 @@ cni_details:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _cniruntime
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniruntime
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
 
@@ -265,8 +230,8 @@ def main():
     runner = None
     try:
         runner, load = _cniruntime.from_params(p)
-        rt = _cniruntime.RuntimeConf(p['container_id'], _cniruntime.netns_path(p['netns']), p['ifname'],
-                                     args=p['args'], capability_args=p['capability_args'])
+        rt = _cnicache.RuntimeConf(p['container_id'], _cnicache.netns_path(p['netns']), p['ifname'],
+                                   args=p['args'], capability_args=p['capability_args'])
         outcome = _cniruntime.reconcile(runner, load, rt, p['state'], p['cache_dir'], check_mode=module.check_mode,
                                         network_name=p['network'])
     except CniNodeError as exc:

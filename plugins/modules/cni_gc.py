@@ -31,27 +31,8 @@ author:
   - cni.node developers (!UNKNOWN)
 extends_documentation_fragment:
   - cni.node.attributes
+  - cni.node.runtime
 options:
-  network:
-    description:
-      - Name of the network, loaded from O(conf_dir) as libcni loads it. Exactly one of O(network) and O(config).
-    type: str
-  config:
-    description: The network configuration inline (a configuration list or a single plugin configuration).
-    type: dict
-  conf_dir:
-    description: Directory of network configuration files, used with O(network).
-    type: path
-    default: /etc/cni/net.d
-  bin_dirs:
-    description: Directories searched for plugin binaries (C(CNI_PATH)), for DEL and GC.
-    type: list
-    elements: path
-    default: [/opt/cni/bin]
-  cache_dir:
-    description: libcni's cache directory (results in its C(results) folder).
-    type: path
-    default: /var/lib/cni
   valid_attachments:
     description:
       - Attachments to keep whatever their state, for example every pod the runtime knows, as in the CNI GC
@@ -68,13 +49,6 @@ options:
         description: Interface name.
         type: str
         default: eth0
-  timeout:
-    description: Seconds one plugin invocation may take.
-    type: int
-    default: 60
-  log_file:
-    description: Append one JSON line per plugin invocation to this file (see M(cni.node.cni_attachment)).
-    type: path
 notes:
   - Runs on the managed node as root.
   - A lease is judged by the cache of O(cache_dir). A runtime that caches elsewhere, or not at all, must list its

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Loader semantics like libcni (lookup by name) and go-cni/CRI-O (default network), on temp directories."""
+"""Loader semantics like libcni (lookup by name, the Network it runs, versions) and go-cni/CRI-O (default network)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,6 +11,7 @@ import os
 import pytest
 
 from ansible_collections.cni.node.plugins.module_utils import _cniloader
+from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 from ansible_collections.cni.node.plugins.module_utils._fileutil import read_text
 
 
@@ -114,3 +115,65 @@ def test_a_list_without_plugins_loads_from_its_sibling_folder(confdir):
     d2 = confdir({'10-y.conflist': json.dumps({'cniVersion': '1.1.0', 'name': 'y'})})
     f = [f for f in _cniloader.scan(d2, read_text) if f.name == 'y'][0]
     assert f.load_error == 'no plugins'
+
+
+# ---------------------------------------------------------------- versions
+
+@pytest.mark.parametrize('version, versions, expected', [
+    ('1.0.0', None, '1.0.0'),
+    ('', None, ''),
+    ('0.4.0', ['1.0.0', '0.3.1'], '1.0.0'),
+    ('1.0.0', ['0.3.1'], '1.0.0'),
+    ('', ['0.4.0', '1.1.0', '9.0.0'], '1.1.0'),      # versions above the implemented spec are skipped
+    ('', ['9.0.0'], ''),
+])
+def test_effective_version_is_the_highest_implemented(version, versions, expected):
+    assert _cniloader.effective_version(version, versions) == expected
+
+
+@pytest.mark.parametrize('value, other, expected', [
+    ('0.4.0', '0.4.0', True), ('0.3.1', '0.4.0', False), ('1.0.0', '0.4.0', True), ('', '0.4.0', False),
+    ('1.1.0', '1.1.0', True),
+])
+def test_version_at_least(value, other, expected):
+    assert _cniloader.version_at_least(value, other) is expected
+
+
+# ---------------------------------------------------------------- networks
+
+def test_a_single_plugin_configuration_is_upconverted():
+    net = _cniloader.network_from_bytes(b'{"cniVersion": "0.4.0", "name": "one", "type": "bridge"}')
+    assert (net.name, net.cni_version, [p['type'] for p in net.plugins]) == ('one', '0.4.0', ['bridge'])
+    assert json.loads(net.raw.decode()) == {'name': 'one', 'cniVersion': '0.4.0',
+                                            'plugins': [{'cniVersion': '0.4.0', 'name': 'one', 'type': 'bridge'}]}
+
+
+def test_inline_config_is_validated_and_errors_name_config():
+    with pytest.raises(ParameterError) as exc:
+        _cniloader.inline_network({'cniVersion': '1.0.0', 'name': 'n', 'plugins': [
+            {'type': 'bridge', 'ipam': {'type': 'host-local', 'subnet': '10.0.0.0/33'}}]})
+    assert exc.value.param == 'config' and exc.value.msg.startswith('config.plugins[0].ipam.subnet')
+    net = _cniloader.inline_network({'cniVersion': '1.0.0', 'name': 'n', 'disableCheck': 'true',
+                                     'plugins': [{'type': 'loopback'}]})
+    assert net.disable_check is True and net.name == 'n'
+
+
+def test_load_network_by_name_with_plugins_from_the_sibling_folder(tmp_path):
+    text = '{"cniVersion": "1.0.0", "name": "split", "plugins": [{"type": "bridge"}]}\n'
+    (tmp_path / '10-split.conflist').write_text(text)
+    (tmp_path / 'split').mkdir()
+    (tmp_path / 'split' / '20-tuning.conf').write_text('{"type": "tuning"}')
+    (tmp_path / 'split' / '10-portmap.conf').write_text('{"type": "portmap"}')
+    (tmp_path / 'split' / 'ignored.json').write_text('{"type": "nope"}')
+    net = _cniloader.load_network(str(tmp_path), 'split')
+    assert [p['type'] for p in net.plugins] == ['bridge', 'portmap', 'tuning']
+    assert net.path == str(tmp_path / '10-split.conflist')
+    # The cache holds the whole chain, so a DEL from the cache runs the sibling plugins too.
+    assert [p['type'] for p in _cniloader.network_from_bytes(net.raw).plugins] == ['bridge', 'portmap', 'tuning']
+    inlined_only = text.replace('"plugins"', '"loadOnlyInlinedPlugins": true, "plugins"')
+    (tmp_path / '10-split.conflist').write_text(inlined_only)
+    inlined_net = _cniloader.load_network(str(tmp_path), 'split')
+    assert [p['type'] for p in inlined_net.plugins] == ['bridge'] and inlined_net.raw == inlined_only.encode()
+    with pytest.raises(ParameterError) as exc:
+        _cniloader.load_network(str(tmp_path), 'other')
+    assert exc.value.param == 'network' and 'other' in exc.value.msg

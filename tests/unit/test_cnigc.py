@@ -8,11 +8,11 @@ __metaclass__ = type
 import json
 import os
 
-from ansible_collections.cni.node.plugins.module_utils import _cnigc, _cniruntime
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cnigc, _cniloader
 
 
 def network(data_dir):
-    return _cniruntime.network_from_bytes(json.dumps({
+    return _cniloader.network_from_bytes(json.dumps({
         'cniVersion': '1.0.0', 'name': 'gcnet',
         'plugins': [{'type': 'bridge', 'ipam': {'type': 'host-local', 'dataDir': data_dir, 'subnet': '10.9.0.0/24'}},
                     {'type': 'portmap'}]}).encode())
@@ -25,9 +25,9 @@ def lease(directory, address, content):
 
 
 def cache(cache_dir, net, cid, netns):
-    rt = _cniruntime.RuntimeConf(cid, netns, 'eth0')
-    path = _cniruntime.cache_path(cache_dir, net.name, cid, 'eth0')
-    _cniruntime.write_cache(path, _cniruntime.encode_cache(net, rt, {'cniVersion': '1.0.0'}))
+    rt = _cnicache.RuntimeConf(cid, netns, 'eth0')
+    path = _cnicache.cache_path(cache_dir, net.name, cid, 'eth0')
+    _cnicache.write_cache(path, _cnicache.encode_cache(net, rt, {'cniVersion': '1.0.0'}))
 
 
 def test_lease_content_old_and_new_format():
@@ -36,7 +36,7 @@ def test_lease_content_old_and_new_format():
 
 
 def test_lease_dirs_follow_the_chain_and_default_data_dir():
-    net = _cniruntime.network_from_bytes(json.dumps({'cniVersion': '1.0.0', 'name': 'n', 'plugins': [
+    net = _cniloader.network_from_bytes(json.dumps({'cniVersion': '1.0.0', 'name': 'n', 'plugins': [
         {'type': 'bridge', 'ipam': {'type': 'host-local', 'subnet': '10.0.0.0/24'}},
         {'type': 'ptp', 'ipam': {'type': 'host-local', 'dataDir': '/x', 'subnet': '10.1.0.0/24'}},
         {'type': 'macvlan', 'ipam': {'type': 'dhcp'}}]}).encode())
