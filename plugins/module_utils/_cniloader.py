@@ -16,11 +16,6 @@ inline ``config``. Three questions, answered the way the runtimes answer them:
   go-cni and CRI-O): every ``.conf``, ``.conflist`` and ``.json`` file in one
   lexical order, the first one. containerd refuses to load at all when a file
   before it does not parse.
-
-Only regular files directly in the directory count, matched by their last
-extension exactly (``x.conflist.bak`` and ``.x.conflist.tmp`` are ignored:
-the temporary files of an atomic write are invisible to runtimes).
-
 - **What a runtime runs** for network NAME (``load_network``): the file
   found as above, as a ``Network`` - the plugin objects as written, the
   effective ``cniVersion`` (the highest of ``cniVersion`` and
@@ -28,6 +23,10 @@ the temporary files of an atomic write are invisible to runtimes).
   ``disableGC``, plus the plugins of the sibling folder ``<conf_dir>/NAME/``
   (libcni 1.2+) unless ``loadOnlyInlinedPlugins``. A single plugin
   configuration becomes a list of one, as libcni upconverts it.
+
+Only regular files directly in the directory count, matched by their last
+extension exactly (``x.conflist.bak`` and ``.x.conflist.tmp`` are ignored:
+the temporary files of an atomic write are invisible to runtimes).
 """
 
 from __future__ import absolute_import, division, print_function
