@@ -25,9 +25,9 @@ import os
 import re
 import stat
 
-from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec
+from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec, _fileutil
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
-from ansible_collections.cni.node.plugins.module_utils._fileutil import StagedFile, commit_all, read_text, resolve_owner
+from ansible_collections.cni.node.plugins.module_utils._fileutil import StagedFile, commit_all
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
 DEFAULT_MODE = 0o644
@@ -111,7 +111,7 @@ class Spec(object):
             self.desired = _cnispec.normalise_list(raw, warnings=[] if self.auto else self.warnings)
             self.raw = raw
         # -1: keep the file's owner or group (a new file gets the module's).
-        self.uid, self.gid = resolve_owner(owner, group)
+        self.uid, self.gid = _fileutil.resolve_owner(owner, group)
 
     def binaries(self):
         """(JSON path of the type, plugin type) of every binary the chain runs: plugins and their IPAM."""
@@ -342,7 +342,7 @@ def _plan_file(spec, p, path, before_text, before_conf, problem, after_text, uid
 
 def run(spec, prober, check_mode=False, backup=None):
     """The whole of a cni_network run: the plan, carried out (``backup`` first) unless ``check_mode``."""
-    p = plan(spec, prober, read_text, spec.uid, spec.gid, check_mode=check_mode)
+    p = plan(spec, prober, _fileutil.read_text, spec.uid, spec.gid, check_mode=check_mode)
     if not check_mode:
         apply(p, backup=backup)
     return p

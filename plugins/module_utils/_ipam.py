@@ -77,6 +77,7 @@ def _names(items):
         text += ' and %d more' % (len(items) - _SHOW)
     return text
 
+
 class Plan(object):
     """What a run changes and what it returns."""
 

@@ -265,5 +265,3 @@ def merge(spans):
         else:
             out.append((lo, hi))
     return out
-
-
