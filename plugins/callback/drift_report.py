@@ -58,7 +58,7 @@ import time
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.cni.node.plugins.module_utils._driftreport import DriftReport, write_report
+from ansible_collections.cni.node.plugins.plugin_utils._driftreport import DriftReport, write_report
 
 
 VERDICT_TAG = 'cni_node_drift_verdict'

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cni.node.plugins.module_utils import _ipam, _overlay
+from ansible_collections.cni.node.plugins.module_utils import _ipamaddr, _overlay
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
 
@@ -51,7 +51,7 @@ def host_local_ranges(subnets):
     ranges = []
     for item in items:
         try:
-            ranges.append([_ipam.host_local_range(str(item).strip())])
+            ranges.append([_ipamaddr.host_local_range(str(item).strip())])
         except ValueError as exc:
             raise AnsibleFilterError('cni.node.host_local_ranges: %r is not a usable subnet: %s' % (item, exc))
     return ranges

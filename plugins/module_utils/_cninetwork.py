@@ -11,7 +11,9 @@ parsed, normalised JSON, never the text), and decides which files to write and
 remove; it refuses a change that would leave two files defining the network.
 ``apply`` writes the network's file atomically first, then removes the files
 ``exclusive`` drops, so a runtime watching the directory never sees it
-without a network; a failure puts back what was done.
+without a network; a failure puts back what was done. With ``backup`` (a
+callable the module passes in: its ``backup_local``) ``apply`` first copies
+every file it replaces or removes. ``run`` is the whole of a module run.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,7 +25,7 @@ import os
 import re
 import stat
 
-from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec
+from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec, _fileutil
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 from ansible_collections.cni.node.plugins.module_utils._fileutil import StagedFile, commit_all
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
@@ -68,7 +70,7 @@ class Spec(object):
 
     def __init__(self, name, plugins=None, cni_version='auto', disable_check=False, disable_gc=False,
                  conf_dir='/etc/cni/net.d', bin_dirs=None, priority=10, validate=True, exclusive=False,
-                 mode=None, state='present'):
+                 mode=None, state='present', owner=None, group=None):
         if state not in ('present', 'absent'):
             raise ParameterError('state: %r is not valid (present or absent)' % (state,), param='state')
         self.state = state
@@ -108,6 +110,8 @@ class Spec(object):
             # validated again once auto resolves).
             self.desired = _cnispec.normalise_list(raw, warnings=[] if self.auto else self.warnings)
             self.raw = raw
+        # -1: keep the file's owner or group (a new file gets the module's).
+        self.uid, self.gid = _fileutil.resolve_owner(owner, group)
 
     def binaries(self):
         """(JSON path of the type, plugin type) of every binary the chain runs: plugins and their IPAM."""
@@ -123,6 +127,7 @@ class Spec(object):
 class Plan(object):
     def __init__(self):
         self.changes = Changes()
+        self.path = None          # the network's own file
         self.write = None         # StagedFile for the network's file, or None
         self.attrs = None         # (path, mode or None, uid, gid) to set on an unchanged file
         self.remove = []          # StagedFile per file to remove
@@ -133,6 +138,8 @@ class Plan(object):
         self.missing = []         # binaries not found, tolerated in check mode
         self.default_network = None
         self.config = None
+        self.backup_files = []    # backups apply made (backup), in the order of the files
+        self.backup_file = None   # the backup of the network's own file, when it had one
 
 
 def _read_state(path):
@@ -230,6 +237,7 @@ def plan(spec, prober, read_text, uid=-1, gid=-1, check_mode=False):
     of the same run may install it (the real run still requires it).
     """
     p = Plan()
+    p.path = spec.path
     if not os.path.isdir(spec.conf_dir):
         raise ParameterError('conf_dir: %s does not exist; create it first (the module does not create '
                              'directories)' % spec.conf_dir, param='conf_dir')
@@ -332,9 +340,30 @@ def _plan_file(spec, p, path, before_text, before_conf, problem, after_text, uid
         p.attrs = (path,) + tuple(attrs)
 
 
-def apply(p):
-    """Carry out the plan: write (atomically), then set attributes, then remove; undo all on failure."""
+def run(spec, prober, check_mode=False, backup=None):
+    """The whole of a cni_network run: the plan, carried out (``backup`` first) unless ``check_mode``."""
+    p = plan(spec, prober, _fileutil.read_text, spec.uid, spec.gid, check_mode=check_mode)
+    if not check_mode:
+        apply(p, backup=backup)
+    return p
+
+
+def apply(p, backup=None):
+    """Carry out the plan: write (atomically), then set attributes, then remove; undo all on failure.
+
+    ``backup(path)`` (the module's ``backup_local``) is called first for
+    every existing file the plan replaces or removes and returns the
+    backup's path; they land in ``p.backup_files``, and the backup of the
+    network's own file (``p.path``) in ``p.backup_file``.
+    """
     staged = ([p.write] if p.write else []) + p.remove
+    if backup is not None:
+        for f in staged:
+            if f.before is not None:
+                made = backup(f.path)
+                p.backup_files.append(made)
+                if f.path == p.path:
+                    p.backup_file = made
     try:
         if p.write:
             p.write.prepare()

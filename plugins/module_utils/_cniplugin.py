@@ -1,11 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: cni.node contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Core of cni_plugin: safe archives, per-binary sha256, plan and apply.
+"""Core of cni_plugin: sources, safe archives, per-binary sha256, plan and apply.
 
-Pure Python (no Ansible): downloading is the module's job; this file gets
-paths on the node. The flow:
+Pure Python (no Ansible). Downloads go through an opener the module passes
+in (``opener(url)`` returns a readable response: the module hands in
+ansible's ``open_url`` with its timeout and TLS settings, a test a plain
+urllib opener), as the link modules pass in ``Netlink``. ``run`` is the
+whole of a module run. The flow:
 
+0. ``Source`` tells what ``src`` is (a URL, an archive or a folder on the
+   node) and, for an archive, its sha256 before any download (pinned, or
+   from the checksum file). When the manifest of ``bin_dir`` shows that
+   the binaries there are exactly what that archive gives, nothing is
+   downloaded (``unchanged_from_manifest``).
 1. ``candidates_from_archive`` / ``candidates_from_folder`` list the plugin
    binaries a source offers. An archive is refused whole, before anything
    is extracted, when any member is a link, a device, a FIFO, has an
@@ -29,6 +37,7 @@ import re
 import shutil
 import stat
 import tarfile
+import tempfile
 
 from ansible_collections.cni.node.plugins.module_utils import _cniexec
 from ansible_collections.cni.node.plugins.module_utils._errors import (
@@ -48,8 +57,11 @@ BINARY_MODE = 0o755
 # run prove that bin_dir matches the archive without downloading it again.
 MANIFEST = '.cni-node-plugins.json'
 
+MAX_CHECKSUM_FILE = 1 << 20
+
 _HEX64 = re.compile(r'^[0-9a-fA-F]{64}\Z')
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*\Z')
+_URL = re.compile(r'^https?://', re.I)
 
 
 class UnsafeArchive(CniNodeError):
@@ -112,6 +124,76 @@ def check_digest(path, expected, what):
         raise ChecksumMismatch('checksum: %s has sha256 %s, expected %s: refusing it (tampered or incomplete '
                                'download, or the wrong checksum)' % (what, got, expected), param='checksum')
     return got
+
+
+def download(opener, url, dest):
+    """Stream ``url`` to ``dest``; errors name the parameter the URL came from."""
+    try:
+        resp = opener(url)
+        with open(dest, 'wb') as f:
+            shutil.copyfileobj(resp, f, 1 << 20)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        raise ParameterError('src: cannot download %s (%s)' % (url, exc), param='src')
+
+
+def fetch_text(opener, url):
+    """The text of a checksum file (its first MAX_CHECKSUM_FILE bytes); errors name ``checksum``."""
+    try:
+        resp = opener(url)
+        return resp.read(MAX_CHECKSUM_FILE).decode('utf-8', 'replace')
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        raise ParameterError('checksum: cannot download %s (%s)' % (url, exc), param='checksum')
+
+
+def expected_digest(checksum, archive_name, opener):
+    """The sha256 the ``checksum`` parameter gives for ``archive_name`` (pinned, or from a checksum file)."""
+    kind, value = parse_checksum(checksum)
+    if kind == 'sha256':
+        return value
+    return digest_from_checksum_file(fetch_text(opener, value), archive_name)
+
+
+class Source(object):
+    """The source of the binaries: its kind, and for an archive its sha256 (known before any download)."""
+
+    def __init__(self, src, checksum, opener):
+        self.opener = opener
+        self.src = src
+        if not src:
+            raise ParameterError('src: required with state=present (a URL, an archive or a folder on the node)',
+                                 param='src')
+        self.digest = None
+        if _URL.match(src):
+            if not checksum:
+                raise ParameterError('checksum: required when src is a URL (sha256:<hex> or the URL of a sha256 '
+                                     'file)', param='checksum')
+            self.kind = 'url'
+            self.name = os.path.basename(src.split('?', 1)[0]) or 'archive.tgz'
+            self.digest = expected_digest(checksum, self.name, opener)
+        elif os.path.isdir(src):
+            self.kind = 'folder'
+        elif os.path.isfile(src):
+            self.kind = 'archive'
+            if checksum:
+                self.digest = check_digest(src, expected_digest(checksum, os.path.basename(src), opener), src)
+            else:
+                self.digest = sha256_file(src)
+        else:
+            raise ParameterError('src: %s is not an http(s) URL and not an archive or folder on the node' % src,
+                                 param='src')
+
+    def candidates(self, workdir):
+        """{name: path} of the binaries the source offers, checked and extracted into workdir."""
+        if self.kind == 'folder':
+            return candidates_from_folder(self.src)
+        archive = self.src
+        if self.kind == 'url':
+            archive = os.path.join(workdir, self.name)
+            download(self.opener, self.src, archive)
+            check_digest(archive, self.digest, self.src)
+        extracted = os.path.join(workdir, 'plugins')
+        os.mkdir(extracted, 0o700)
+        return candidates_from_archive(archive, extracted)
 
 
 def _member_name(member):
@@ -259,6 +341,24 @@ def unchanged_from_manifest(bin_dir, archive_sha256, names=None, exclusive=False
     return out
 
 
+class Spec(object):
+    """The arguments of cni_plugin. ``src`` and ``checksum`` are checked by ``Source`` when the run needs them."""
+
+    def __init__(self, src=None, checksum=None, names=None, bin_dir='/opt/cni/bin', exclusive=False, verify=True,
+                 state='present'):
+        if state not in ('present', 'absent'):
+            raise ParameterError('state: %r is not valid (present or absent)' % (state,), param='state')
+        if state == 'absent' and not names:
+            raise ParameterError('names: required with state=absent (the binaries to remove)', param='names')
+        self.src = src
+        self.checksum = checksum
+        self.names = names
+        self.bin_dir = bin_dir
+        self.exclusive = exclusive
+        self.verify = verify
+        self.state = state
+
+
 class Plan(object):
     def __init__(self):
         self.changes = Changes()
@@ -345,3 +445,50 @@ def write_manifest(bin_dir, text):
     path = os.path.join(bin_dir, MANIFEST)
     if text is not None and read_text(path) != text:
         atomic_write(path, text, mode=0o644)
+
+
+def run(spec, opener, tmpdir=None, check_mode=False):
+    """The whole of a cni_plugin run: the plan, carried out unless ``check_mode``.
+
+    Downloads and extraction happen in a temporary directory (under
+    ``tmpdir``) that is always removed. With state=present the plan's
+    ``binaries`` is the result's ``binaries``; when the manifest proves that
+    ``bin_dir`` holds exactly what the archive gives, the plan is empty and
+    nothing is downloaded.
+    """
+    workdir = tempfile.mkdtemp(prefix='cni_plugin-', dir=tmpdir)
+    try:
+        return _run(spec, opener, workdir, check_mode)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(spec, opener, workdir, check_mode):
+    manifest = None
+    if spec.state == 'present':
+        source = Source(spec.src, spec.checksum, opener)
+        if source.digest:
+            done = unchanged_from_manifest(spec.bin_dir, source.digest, spec.names, spec.exclusive, spec.verify)
+            if done is not None:
+                # bin_dir holds exactly what this archive gives: no download.
+                p = Plan()
+                p.binaries = done
+                return p
+        offered = source.candidates(workdir)
+        p = plan(spec.bin_dir, offered, names=spec.names, exclusive=spec.exclusive)
+        if spec.verify:
+            for name, info in p.binaries.items():
+                info['versions'] = verified_versions(offered[name])
+        if source.digest:
+            # Every binary the archive offers, with versions where verified.
+            recorded = dict((name, dict(sha256=sha256_file(path)))
+                            for name, path in offered.items() if name not in p.binaries)
+            for name, info in p.binaries.items():
+                recorded[name] = dict((k, v) for k, v in info.items() if k != 'path')
+            manifest = render_manifest(source.digest, recorded)
+    else:
+        p = plan(spec.bin_dir, {}, names=spec.names, state='absent')
+    if not check_mode:
+        apply(p, spec.bin_dir)
+        write_manifest(spec.bin_dir, manifest)
+    return p

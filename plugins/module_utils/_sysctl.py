@@ -3,15 +3,23 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Core of cni_sysctl: normalise, plan, apply. Pure Python: no Ansible.
 
-The module reads actual state, ``plan`` computes the difference to the
-desired state (the same in check mode and in a real run), and ``apply``
-carries out exactly that plan:
+``plan`` reads actual state and computes the difference to the desired
+state (the same in check mode and in a real run), and ``apply`` carries out
+exactly that plan:
 
-1. load the kernel modules that missing keys need (``load_modules``);
-2. write each runtime value to /proc/sys and read it back; when the kernel
+1. stage the persistence file (and the modules-load.d file) as temporary
+   files next to their targets: the step that can fail for space or
+   permission, done before anything changes;
+2. load the kernel modules that missing keys need (``load_modules``);
+3. write each runtime value to /proc/sys and read it back; when the kernel
    refuses or changes (clamps) a value, every value written so far is put
    back and the run fails naming the key, so the node is left as it was;
-3. write the persistence file (and the modules-load.d file) atomically.
+4. rename the staged files into place (``commit_all``); a failure there
+   undoes the renames and puts the runtime values back too.
+
+``run`` is the whole of a module run, inside ``netns`` when given. The
+module passes in ``ProcSys`` and ``KernelModules`` (with its way of running
+modprobe), as the link modules pass in ``Netlink``.
 
 Everything that can be known before a write (unknown keys, wrong shapes,
 read-only keys, keys that are not per-namespace, a missing directory) is
@@ -25,6 +33,7 @@ __metaclass__ = type
 import os
 import re
 
+from ansible_collections.cni.node.plugins.module_utils import _fileutil, _netns
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
@@ -210,6 +219,7 @@ class Plan(object):
         self.file = None         # (path, before_text, after_text) or None
         self.modules_file = None
         self.actual = {}         # runtime values read before the run
+        self.values = None       # runtime values after the run (state=present), filled by ``run``
 
 
 def plan(spec, procsys, kmods, read_text, host_exists=None):
@@ -336,7 +346,43 @@ def _writes_after_loading(p, procsys):
     return writes
 
 
-def apply(p, procsys, kmods, commit=None):
+def run(spec, procsys, kmods, check_mode=False):
+    """The whole of a cni_sysctl run, inside ``spec.netns`` when given: plan, apply unless check mode, read back.
+
+    The plan's ``values`` holds each key's value after the run (state=present).
+    """
+    host_exists = None
+    if spec.netns is not None:
+        # Read on the host, before entering: sharpens the error for a global key.
+        host_exists = set(k for k in spec.params if procsys.exists(k))
+    with _netns.entered(spec.netns):
+        p = plan(spec, procsys, kmods, _fileutil.read_text, host_exists)
+        if not check_mode:
+            apply(p, procsys, kmods)
+        if spec.state == 'present':
+            p.values = dict((k, procsys.read(k)) for k in spec.params)
+    return p
+
+
+def apply(p, procsys, kmods):
+    """Carry out a plan: stage the files, set the runtime values, then rename the files into place.
+
+    Files are written to temporary files first (the step that can fail for
+    space or permission), then the runtime values are set, then the files
+    are renamed into place; a failure at any step leaves the node as it was
+    (loaded modules stay loaded).
+    """
+    staged = [_fileutil.StagedFile(*change) for change in (p.file, p.modules_file) if change]
+    try:
+        for f in staged:
+            f.prepare()
+        apply_runtime(p, procsys, kmods, commit=lambda: _fileutil.commit_all(staged))
+    finally:
+        for f in staged:
+            f.discard()
+
+
+def apply_runtime(p, procsys, kmods, commit=None):
     """Carry out a plan's runtime part, then ``commit`` (the files).
 
     Every check that can come before a write does: keys that appear only

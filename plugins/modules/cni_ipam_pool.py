@@ -256,22 +256,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cni.node.plugins.module_utils import _ipam
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
-from ansible_collections.cni.node.plugins.module_utils._statefile import LockedStateFile
+from ansible_collections.cni.node.plugins.module_utils._ipamspec import Spec
 
 
 def run(args, check_mode):
-    """Read, plan and (unless check mode) write under the lock; the plan."""
-    spec = _ipam.Spec(args['name'], cidr=args['cidr'], node_prefix=args['node_prefix'], members=args['members'],
-                      reserved=args['reserved'], claims=args['claims'], purge=args['purge'], state=args['state'],
-                      return_members=args.get('return_members') or 'all')
-    path = args['path']
-    with LockedStateFile(path, timeout=args['lock_timeout'], exclusive=not check_mode) as store:
-        doc = _ipam.load_document(store.read(), path)
-        plan = _ipam.plan(spec, doc, path)
-        if plan.write and not check_mode:
-            new = _ipam.apply(doc, plan, spec.name)
-            store.write(_ipam.render_document(new) if new['pools'] else None)
-    return plan
+    """Spec from the arguments, then the core's locked read, plan and write; the plan."""
+    spec = Spec(args['name'], cidr=args['cidr'], node_prefix=args['node_prefix'], members=args['members'],
+                reserved=args['reserved'], claims=args['claims'], purge=args['purge'], state=args['state'],
+                return_members=args.get('return_members') or 'all')
+    return _ipam.run(spec, args['path'], lock_timeout=args['lock_timeout'], check_mode=check_mode)
 
 
 def main():

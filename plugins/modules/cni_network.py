@@ -260,7 +260,7 @@ backup_files:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _cninetwork, _fileutil
+from ansible_collections.cni.node.plugins.module_utils import _cninetwork
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
 
@@ -286,26 +286,15 @@ def main():
         supports_check_mode=True,
     )
     args = module.params
-    backups = []
-    our_backup = None
     try:
         spec = _cninetwork.Spec(
             args['name'], plugins=args['plugins'], cni_version=args['cni_version'],
             disable_check=args['disable_check'], disable_gc=args['disable_gc'], conf_dir=args['conf_dir'],
             bin_dirs=args['bin_dirs'], priority=args['priority'], validate=args['validate'],
-            exclusive=args['exclusive'], mode=args['mode'], state=args['state'])
-        uid, gid = _fileutil.resolve_owner(args['owner'], args['group'])
-        plan = _cninetwork.plan(spec, _cninetwork.Prober(), _fileutil.read_text, uid, gid,
-                                check_mode=module.check_mode)
-        if not module.check_mode:
-            if args['backup']:
-                for staged in ([plan.write] if plan.write else []) + plan.remove:
-                    if staged.before is not None:
-                        made = module.backup_local(staged.path)
-                        backups.append(made)
-                        if staged.path == spec.path:
-                            our_backup = made
-            _cninetwork.apply(plan)
+            exclusive=args['exclusive'], mode=args['mode'], state=args['state'], owner=args['owner'],
+            group=args['group'])
+        plan = _cninetwork.run(spec, _cninetwork.Prober(), check_mode=module.check_mode,
+                               backup=module.backup_local if args['backup'] else None)
     except CniNodeError as exc:
         module.fail_json(**exc.to_fail_kwargs())
     except (IOError, OSError) as exc:
@@ -318,9 +307,9 @@ def main():
         extra.update(cni_version=plan.cni_version, plugin_versions=plan.plugin_versions,
                      plugin_paths=plan.binaries)
     if args['backup']:
-        extra['backup_files'] = backups
-        if our_backup:
-            extra['backup_file'] = our_backup
+        extra['backup_files'] = plan.backup_files
+        if plan.backup_file:
+            extra['backup_file'] = plan.backup_file
     module.exit_json(**plan.changes.result(diff_mode=module._diff, **extra))
 
 

@@ -154,88 +154,13 @@ bin_dir:
   sample: /opt/cni/bin
 '''
 
-import os
-import re
-import shutil
-import tempfile
+import functools
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.cni.node.plugins.module_utils import _cniplugin
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, ParameterError
-from ansible_collections.cni.node.plugins.module_utils._result import Changes
-
-_URL = re.compile(r'^https?://', re.I)
-MAX_CHECKSUM_FILE = 1 << 20
-
-
-def download(module, url, dest):
-    """Stream ``url`` to ``dest``; errors name the parameter the URL came from."""
-    try:
-        resp = open_url(url, timeout=module.params['timeout'], validate_certs=module.params['validate_certs'])
-        with open(dest, 'wb') as f:
-            shutil.copyfileobj(resp, f, 1 << 20)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        raise ParameterError('src: cannot download %s (%s)' % (url, exc), param='src')
-
-
-def fetch_text(module, url):
-    try:
-        resp = open_url(url, timeout=module.params['timeout'], validate_certs=module.params['validate_certs'])
-        return resp.read(MAX_CHECKSUM_FILE).decode('utf-8', 'replace')
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        raise ParameterError('checksum: cannot download %s (%s)' % (url, exc), param='checksum')
-
-
-def expected_digest(module, archive_name):
-    kind, value = _cniplugin.parse_checksum(module.params['checksum'])
-    if kind == 'sha256':
-        return value
-    return _cniplugin.digest_from_checksum_file(fetch_text(module, value), archive_name)
-
-
-class Source(object):
-    """The source of the binaries: its kind, and for an archive its sha256 (known before any download)."""
-
-    def __init__(self, module):
-        self.module = module
-        src = self.src = module.params['src']
-        if not src:
-            raise ParameterError('src: required with state=present (a URL, an archive or a folder on the node)',
-                                 param='src')
-        self.digest = None
-        if _URL.match(src):
-            if not module.params['checksum']:
-                raise ParameterError('checksum: required when src is a URL (sha256:<hex> or the URL of a sha256 '
-                                     'file)', param='checksum')
-            self.kind = 'url'
-            self.name = os.path.basename(src.split('?', 1)[0]) or 'archive.tgz'
-            self.digest = expected_digest(module, self.name)
-        elif os.path.isdir(src):
-            self.kind = 'folder'
-        elif os.path.isfile(src):
-            self.kind = 'archive'
-            if module.params['checksum']:
-                self.digest = _cniplugin.check_digest(src, expected_digest(module, os.path.basename(src)), src)
-            else:
-                self.digest = _cniplugin.sha256_file(src)
-        else:
-            raise ParameterError('src: %s is not an http(s) URL and not an archive or folder on the node' % src,
-                                 param='src')
-
-    def candidates(self, workdir):
-        """{name: path} of the binaries the source offers, checked and extracted into workdir."""
-        if self.kind == 'folder':
-            return _cniplugin.candidates_from_folder(self.src)
-        archive = self.src
-        if self.kind == 'url':
-            archive = os.path.join(workdir, self.name)
-            download(self.module, self.src, archive)
-            _cniplugin.check_digest(archive, self.digest, self.src)
-        extracted = os.path.join(workdir, 'plugins')
-        os.mkdir(extracted, 0o700)
-        return _cniplugin.candidates_from_archive(archive, extracted)
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
 
 def main():
@@ -255,45 +180,19 @@ def main():
         supports_check_mode=True,
     )
     args = module.params
-    bin_dir = args['bin_dir']
-    extra = dict(bin_dir=bin_dir)
-    workdir = tempfile.mkdtemp(prefix='cni_plugin-', dir=module.tmpdir)
+    # Downloads (archive and checksum file) go through ansible's open_url: proxies, TLS settings, timeout.
+    opener = functools.partial(open_url, timeout=args['timeout'], validate_certs=args['validate_certs'])
     try:
-        manifest = None
-        if args['state'] == 'present':
-            source = Source(module)
-            if source.digest:
-                done = _cniplugin.unchanged_from_manifest(bin_dir, source.digest, args['names'], args['exclusive'],
-                                                          args['verify'])
-                if done is not None:
-                    # bin_dir holds exactly what this archive gives: no download.
-                    module.exit_json(**Changes().result(diff_mode=module._diff, binaries=done, removed=[],
-                                                        bin_dir=bin_dir))
-            offered = source.candidates(workdir)
-            plan = _cniplugin.plan(bin_dir, offered, names=args['names'], exclusive=args['exclusive'])
-            if args['verify']:
-                for name, info in plan.binaries.items():
-                    info['versions'] = _cniplugin.verified_versions(offered[name])
-            extra['binaries'] = plan.binaries
-            if source.digest:
-                # Every binary the archive offers, with versions where verified.
-                recorded = dict((name, dict(sha256=_cniplugin.sha256_file(path)))
-                                for name, path in offered.items() if name not in plan.binaries)
-                for name, info in plan.binaries.items():
-                    recorded[name] = dict((k, v) for k, v in info.items() if k != 'path')
-                manifest = _cniplugin.render_manifest(source.digest, recorded)
-        else:
-            plan = _cniplugin.plan(bin_dir, {}, names=args['names'], state='absent')
-        if not module.check_mode:
-            _cniplugin.apply(plan, bin_dir)
-            _cniplugin.write_manifest(bin_dir, manifest)
+        spec = _cniplugin.Spec(args['src'], checksum=args['checksum'], names=args['names'], bin_dir=args['bin_dir'],
+                               exclusive=args['exclusive'], verify=args['verify'], state=args['state'])
+        plan = _cniplugin.run(spec, opener, tmpdir=module.tmpdir, check_mode=module.check_mode)
     except CniNodeError as exc:
         module.fail_json(**exc.to_fail_kwargs())
     except (IOError, OSError) as exc:
         module.fail_json(msg='cni_plugin: %s' % exc)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    extra['removed'] = list(plan.removals)
+    extra = dict(bin_dir=spec.bin_dir, removed=list(plan.removals))
+    if spec.state == 'present':
+        extra['binaries'] = plan.binaries
     module.exit_json(**plan.changes.result(diff_mode=module._diff, **extra))
 
 

@@ -206,7 +206,7 @@ loaded_modules:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _fileutil, _netns, _sysctl
+from ansible_collections.cni.node.plugins.module_utils import _sysctl
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 from ansible_collections.cni.node.plugins.module_utils._kmod import KernelModules
 from ansible_collections.cni.node.plugins.module_utils._procsys import ProcSys
@@ -233,29 +233,7 @@ def main():
             args['params'], state=args['state'], persist=args['persist'], sysctl_dir=args['sysctl_dir'],
             file=args['file'], exclusive=args['exclusive'], load_modules=args['load_modules'],
             modules_load_dir=args['modules_load_dir'], netns=args['netns'])
-        procsys = ProcSys()
-        host_exists = None
-        if spec.netns is not None:
-            host_exists = set(k for k in spec.params if procsys.exists(k))
-        kmods = KernelModules(runner=module.run_command)
-        with _netns.entered(spec.netns):
-            plan = _sysctl.plan(spec, procsys, kmods, _fileutil.read_text, host_exists)
-            if not module.check_mode:
-                # Files are written to temporary files first (the step that can
-                # fail for space or permission), then the runtime values are set,
-                # then the files are renamed into place; a failure at any step
-                # leaves the node as it was.
-                staged = [_fileutil.StagedFile(*change) for change in (plan.file, plan.modules_file) if change]
-                try:
-                    for f in staged:
-                        f.prepare()
-                    _sysctl.apply(plan, procsys, kmods, commit=lambda: _fileutil.commit_all(staged))
-                finally:
-                    for f in staged:
-                        f.discard()
-            values = None
-            if spec.state == 'present':
-                values = dict((k, procsys.read(k)) for k in spec.params)
+        plan = _sysctl.run(spec, ProcSys(), KernelModules(runner=module.run_command), check_mode=module.check_mode)
     except CniNodeError as exc:
         module.fail_json(**exc.to_fail_kwargs())
     except (IOError, OSError) as exc:
@@ -264,8 +242,8 @@ def main():
     extra = dict(params=spec.params if spec.state == 'present' else dict.fromkeys(spec.params),
                  file=spec.path if spec.persist else None,
                  loaded_modules=list(plan.load))
-    if values is not None:
-        extra['values'] = values
+    if plan.values is not None:
+        extra['values'] = plan.values
     module.exit_json(**plan.changes.result(diff_mode=module._diff, **extra))
 
 

@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from ansible_collections.cni.node.plugins.module_utils import _driftreport
-from ansible_collections.cni.node.plugins.module_utils._driftreport import (
+from ansible_collections.cni.node.plugins.plugin_utils import _driftreport
+from ansible_collections.cni.node.plugins.plugin_utils._driftreport import (
     DriftReport,
     prom_label,
     render_json,

@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.cni.node.plugins.module_utils import _sysctl
+from ansible_collections.cni.node.plugins.module_utils import _fileutil, _sysctl
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     KernelRefused,
     ParameterError,
@@ -374,12 +374,11 @@ def test_a_failing_commit_puts_runtime_values_back():
     def commit():
         raise OSError(28, 'No space left on device')
     with pytest.raises(OSError):
-        _sysctl.apply(plan, ps, FakeModules(), commit=commit)
+        _sysctl.apply_runtime(plan, ps, FakeModules(), commit=commit)
     assert ps.values == {'net.a.a': '0'}
 
 
 def test_staged_files_commit_and_undo(tmp_path):
-    from ansible_collections.cni.node.plugins.module_utils import _fileutil
     a, b = tmp_path / 'a.conf', tmp_path / 'b.conf'
     a.write_text('old\n')
     b.mkdir()   # renaming a file over a directory fails: the second commit fails
@@ -392,3 +391,46 @@ def test_staged_files_commit_and_undo(tmp_path):
         f.discard()
     assert a.read_text() == 'old\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['a.conf', 'b.conf'], 'temporary files left behind'
+
+
+def test_apply_writes_the_files_after_the_runtime_values(tmp_path):
+    sysctl_dir, modules_dir = tmp_path / 'sysctl.d', tmp_path / 'modules-load.d'
+    sysctl_dir.mkdir()
+    modules_dir.mkdir()
+    ps = FakeProcSys({'net.a.a': '0'})
+    mods = FakeModules(provides={'br_netfilter': {'net.bridge.bridge-nf-call-iptables': '0'}}, procsys=ps)
+    spec = _sysctl.Spec({'net.a.a': 1, 'net.bridge.bridge-nf-call-iptables': 1}, sysctl_dir=str(sysctl_dir),
+                        modules_load_dir=str(modules_dir))
+    plan = _sysctl.plan(spec, ps, mods, _fileutil.read_text)
+    _sysctl.apply(plan, ps, mods)
+    assert ps.values == {'net.a.a': '1', 'net.bridge.bridge-nf-call-iptables': '1'} and mods.calls == ['br_netfilter']
+    assert (sysctl_dir / '90-cni-node.conf').read_text() == _sysctl.render_conf(
+        {'net.a.a': '1', 'net.bridge.bridge-nf-call-iptables': '1'})
+    assert (modules_dir / '90-cni-node.conf').read_text() == _sysctl.render_modules({'br_netfilter'})
+    assert sorted(p.name for p in sysctl_dir.iterdir()) == ['90-cni-node.conf'], 'temporary files left behind'
+
+
+def test_apply_puts_runtime_values_back_when_a_file_cannot_be_renamed(tmp_path):
+    (tmp_path / '90-cni-node.conf').mkdir()   # renaming the staged file over a directory fails
+    ps = FakeProcSys({'net.a.a': '0'})
+    plan = _sysctl.plan(_sysctl.Spec({'net.a.a': 1}, sysctl_dir=str(tmp_path), load_modules=False), ps,
+                        FakeModules(), lambda path: None)
+    with pytest.raises(OSError):
+        _sysctl.apply(plan, ps, FakeModules())
+    assert ps.values == {'net.a.a': '0'} and ps.writes == [('net.a.a', '1'), ('net.a.a', '0')]
+    assert [p.name for p in tmp_path.iterdir()] == ['90-cni-node.conf'], 'temporary files left behind'
+
+
+def test_run_plans_applies_and_reads_back(tmp_path):
+    ps = FakeProcSys({'net.a.a': '0', 'net.a.b': '5'})
+    spec = _sysctl.Spec({'net.a.a': 1, 'net.a.b': 5}, sysctl_dir=str(tmp_path), load_modules=False)
+    predicted = _sysctl.run(spec, ps, FakeModules(), check_mode=True)
+    assert predicted.changes.changed and ps.writes == [] and list(tmp_path.iterdir()) == []
+    assert predicted.values == {'net.a.a': '0', 'net.a.b': '5'}   # check mode: the values as they are
+    done = _sysctl.run(spec, ps, FakeModules())
+    assert done.changes.drift == predicted.changes.drift and done.values == {'net.a.a': '1', 'net.a.b': '5'}
+    assert (tmp_path / '90-cni-node.conf').read_text() == _sysctl.render_conf({'net.a.a': '1', 'net.a.b': '5'})
+    assert not _sysctl.run(spec, ps, FakeModules()).changes.changed
+    gone = _sysctl.run(_sysctl.Spec({'net.a.a': None}, sysctl_dir=str(tmp_path), state='absent'), ps, FakeModules())
+    assert gone.values is None and gone.writes == [] and ps.values['net.a.a'] == '1'
+    assert (tmp_path / '90-cni-node.conf').read_text() == _sysctl.render_conf({'net.a.b': '5'})

@@ -238,6 +238,40 @@ def test_failure_while_removing_puts_the_written_file_back(tmp_path, monkeypatch
     assert [n for n in os.listdir(d) if n.endswith('.tmp')] == []
 
 
+def test_run_backs_up_every_file_it_replaces_or_removes_before_changing_it(tmp_path):
+    d = str(tmp_path)
+    (tmp_path / '05-old.conflist').write_text(json.dumps({'cniVersion': '0.3.1', 'name': 'old',
+                                                          'plugins': [{'type': 'loopback'}]}))
+    _cninetwork.run(spec(d), FakeProber())
+    made = []
+
+    def backup(path):
+        made.append((path, open(path).read()))   # the file as it was: nothing changed yet
+        return path + '.bak~'
+    predicted = _cninetwork.run(spec(d, cni_version='0.4.0', exclusive=True), FakeProber(), check_mode=True,
+                                backup=backup)
+    assert made == [] and predicted.backup_files == [] and predicted.backup_file is None
+    before = snapshot(d)
+    p = _cninetwork.run(spec(d, cni_version='0.4.0', exclusive=True), FakeProber(), backup=backup)
+    ours, other = os.path.join(d, '10-podnet.conflist'), os.path.join(d, '05-old.conflist')
+    assert made == [(ours, before['10-podnet.conflist']), (other, before['05-old.conflist'])]
+    assert p.backup_files == [ours + '.bak~', other + '.bak~'] and p.backup_file == ours + '.bak~'
+    assert p.changes.drift == predicted.changes.drift and p.removed == [other]
+    assert os.listdir(d) == ['10-podnet.conflist']
+    fresh = _cninetwork.run(spec(d, name='second', priority=20), FakeProber(), backup=backup)
+    assert fresh.backup_files == [] and fresh.backup_file is None, 'a new file has nothing to back up'
+    assert len(made) == 2
+
+
+def test_spec_resolves_owner_and_group(tmp_path):
+    s = spec(str(tmp_path), owner='0', group='root')
+    assert (s.uid, s.gid) == (0, 0)
+    assert (spec(str(tmp_path)).uid, spec(str(tmp_path)).gid) == (-1, -1)   # keep the file's own
+    with pytest.raises(ParameterError) as exc:
+        spec(str(tmp_path), group='no-such-group-cni')
+    assert exc.value.param == 'group' and 'no such group' in exc.value.msg
+
+
 @pytest.mark.parametrize('kwargs, param, words', [
     (dict(name='bad name'), 'name', 'not a valid network name'),
     (dict(priority=1000), 'priority', '0 to 999'),

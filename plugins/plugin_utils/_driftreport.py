@@ -3,6 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The drift report: aggregation and the three renderings. Pure Python: no Ansible.
 
+Controller side only: the ``cni.node.drift_report`` callback uses it on the
+machine that runs ``ansible-playbook``; no module ships it to a node, which
+is why it lives in plugin_utils, not module_utils.
+
 The ``cni.node.drift_report`` callback feeds every task result into a
 ``DriftReport`` (host, task name, resolved module name, result); results
 without a ``drift`` list are ignored, failures and unreachable hosts are
