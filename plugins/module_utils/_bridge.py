@@ -29,7 +29,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
     ParameterError,
 )
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
-from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step
+from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, INVERSE, Runner, Step, inverse_step
 
 MIN_MTU = 68
 MAX_MTU = 65535
@@ -230,16 +230,11 @@ def plan(spec, actual):
     return p
 
 
-_INVERSE = {'addr_add': 'addr_del', 'addr_del': 'addr_add'}
-
-
 def _step(param, what, method, kwargs, undo=None):
     """A request on the bridge. An address is undone by its inverse; a setting by ``undo`` (old values)."""
-    if method in _INVERSE:
-        back = (_INVERSE[method], kwargs)
-    else:
-        back = (method, undo) if undo else None
-    return Step(param, method, [what, DEVICE], kwargs, undo=back)
+    if method in INVERSE:
+        return inverse_step(param, method, [what, DEVICE], kwargs)
+    return Step(param, method, [what, DEVICE], kwargs, undo=(method, undo) if undo else None)
 
 
 def apply(p, nl):

@@ -43,6 +43,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
 )
 from ansible_collections.cni.node.plugins.module_utils._ifname import check_ifname
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
+from ansible_collections.cni.node.plugins.module_utils._steps import Placeholder, Runner, Step, inverse_step, tag
 
 NAME_MAX = 255
 MIN_MTU = 68
@@ -345,21 +346,17 @@ def paired(actual):
 
 # Planning ----------------------------------------------------------------
 
-INNER = 'inner'
-OUTER = 'outer'
+INNER = 'inner'   # the adapter of the managed namespace (lo, the inside end)
+OUTER = 'outer'   # the adapter where the module acts (the peer end, the bridge)
+# The links the steps act on, bound to their indexes when the run has read them (a new pair's are new).
+LO = Placeholder('lo')
+END = Placeholder('inner')
+PEER = Placeholder('peer')
 
 
-class Step(object):
-    """One netlink request on one end (``side``: inner or outer; ``target``: lo, inner or peer)."""
-
-    def __init__(self, side, target, param, what, method, kwargs, undo=None):
-        self.side = side
-        self.target = target
-        self.param = param
-        self.what = what
-        self.method = method
-        self.kwargs = kwargs
-        self.undo = undo
+def _step(target, link, param, what, method, kwargs, undo=None):
+    """A request on ``link`` through ``target``'s adapter; a setting is undone by ``undo`` (old values)."""
+    return Step(param, method, [what, link], kwargs, undo=('link_set', undo) if undo else None, target=target)
 
 
 class Plan(object):
@@ -375,7 +372,7 @@ class Plan(object):
         self.steps = []
 
     def step(self, *args, **kwargs):
-        self.steps.append(Step(*args, **kwargs))
+        self.steps.append(_step(*args, **kwargs))
 
 
 def _updown(up):
@@ -401,7 +398,7 @@ def plan(spec, actual):
         p.create_ns = True
         p.remove_stale = actual['ns'] == _netns.STALE
     if p.changes.add(base + '/loopback', actual['lo_up'], spec.loopback):
-        p.step(INNER, 'lo', 'loopback', 'setting lo %s' % _updown(spec.loopback), 'link_set',
+        p.step(INNER, LO, 'loopback', 'setting lo %s' % _updown(spec.loopback), 'link_set',
                dict(state=_updown(spec.loopback)), undo=dict(state=_updown(actual['lo_up'])))
     if v is None:
         return p
@@ -430,23 +427,23 @@ def _plan_veth(p, spec, actual, vpath):
     if v.mtu is not None:
         # A new pair gets the MTU on the peer end in the create request; the inside end is set after.
         if new or p.changes.add(vpath + '/mtu', cur['mtu'], v.mtu):
-            p.step(INNER, 'inner', 'veth.mtu', 'setting mtu %d on %s' % (v.mtu, v.name), 'link_set',
+            p.step(INNER, END, 'veth.mtu', 'setting mtu %d on %s' % (v.mtu, v.name), 'link_set',
                    dict(mtu=v.mtu), undo=None if new else dict(mtu=cur['mtu']))
         if not new and p.changes.add(vpath + '/peer/mtu', cur['peer_mtu'], v.mtu):
-            p.step(OUTER, 'peer', 'veth.mtu', 'setting mtu %d on %s' % (v.mtu, v.peer), 'link_set',
+            p.step(OUTER, PEER, 'veth.mtu', 'setting mtu %d on %s' % (v.mtu, v.peer), 'link_set',
                    dict(mtu=v.mtu), undo=dict(mtu=cur['peer_mtu']))
     if v.master is not None and p.changes.add(vpath + '/master', cur['master'], v.master):
         old = actual['peer']['master'] if not new else 0
-        p.step(OUTER, 'peer', 'veth.master', 'attaching %s to bridge %s' % (v.peer, v.master), 'link_set',
+        p.step(OUTER, PEER, 'veth.master', 'attaching %s to bridge %s' % (v.peer, v.master), 'link_set',
                dict(master=actual['master_index']), undo=dict(master=old or 0))
     if v.addresses is not None and p.changes.add(vpath + '/addresses', cur['addresses'], v.addresses):
         p.steps.extend(address_steps(v, cur['addresses']))
     # Both ends up. A new pair's "present" says so; its default down state is no drift of its own.
     if new or p.changes.add(vpath + '/peer/up', cur['peer_up'], True):
-        p.step(OUTER, 'peer', 'veth.peer', 'setting %s up' % v.peer, 'link_set', dict(state='up'),
+        p.step(OUTER, PEER, 'veth.peer', 'setting %s up' % v.peer, 'link_set', dict(state='up'),
                undo=None if new else dict(state='down'))
     if new or p.changes.add(vpath + '/up', cur['up'], True):
-        p.step(INNER, 'inner', 'veth.name', 'setting %s up' % v.name, 'link_set', dict(state='up'),
+        p.step(INNER, END, 'veth.name', 'setting %s up' % v.name, 'link_set', dict(state='up'),
                undo=None if new else dict(state='down'))
     if v.routes is not None and p.changes.add(vpath + '/routes', cur['routes'], v.routes):
         p.steps.extend(route_steps(v, cur['routes']))
@@ -457,12 +454,12 @@ def address_steps(v, current):
     out = []
     for cidr in current:
         if cidr not in v.addresses:
-            out.append(Step(INNER, 'inner', 'veth.addresses', 'removing address %s from %s' % (cidr, v.name),
-                            'addr_del', _addr_kwargs(cidr)))
+            out.append(_inside('veth.addresses', 'addr_del', 'removing address %s from %s' % (cidr, v.name),
+                               _addr_kwargs(cidr)))
     for cidr in v.addresses:
         if cidr not in current:
-            out.append(Step(INNER, 'inner', 'veth.addresses', 'adding address %s to %s' % (cidr, v.name),
-                            'addr_add', _addr_kwargs(cidr)))
+            out.append(_inside('veth.addresses', 'addr_add', 'adding address %s to %s' % (cidr, v.name),
+                               _addr_kwargs(cidr)))
     return out
 
 
@@ -471,13 +468,20 @@ def route_steps(v, current):
     out = []
     for r in current:
         if r not in v.routes:
-            out.append(Step(INNER, 'inner', 'veth.routes', 'removing route %s from %s' % (_route_text(r), v.name),
-                            'route_del', _route_kwargs(r)))
+            out.append(_inside('veth.routes', 'route_del', 'removing route %s from %s' % (_route_text(r), v.name),
+                               _route_kwargs(r)))
     for r in v.routes:
         if r not in current:
-            out.append(Step(INNER, 'inner', 'veth.routes', 'adding route %s on %s' % (_route_text(r), v.name),
-                            'route_add', _route_kwargs(r)))
+            out.append(_inside('veth.routes', 'route_add', 'adding route %s on %s' % (_route_text(r), v.name),
+                               _route_kwargs(r)))
     return out
+
+
+def _inside(param, method, what, kwargs):
+    """An address or route of the inside end, undone by its inverse (a route names the end as ``oif``)."""
+    if method.startswith('route_'):
+        return inverse_step(param, method, [what], dict(kwargs, oif=END), INNER)
+    return inverse_step(param, method, [what, END], kwargs, INNER)
 
 
 def _addr_kwargs(cidr):
@@ -495,35 +499,6 @@ def _route_text(route):
 
 # Applying ----------------------------------------------------------------
 
-_UNDO = {'addr_add': 'addr_del', 'addr_del': 'addr_add', 'route_add': 'route_del', 'route_del': 'route_add'}
-
-
-def _call(nl, method, what, index, kwargs):
-    if method.startswith('route_'):
-        return getattr(nl, method)(what, oif=index, **kwargs)
-    return getattr(nl, method)(what, index, **kwargs)
-
-
-def _tag(fn, param):
-    try:
-        return fn()
-    except CniNodeError as exc:
-        if not exc.param:
-            exc.param = param
-        if not exc.msg.startswith(param + ':'):
-            exc.msg = u'%s: %s' % (param, exc.msg)
-        raise
-
-
-class _Run(object):
-    """What a real run did, to undo it when a later step fails."""
-
-    def __init__(self):
-        self.made_ns = False
-        self.made_veth = None   # index of the new peer end
-        self.done = []          # (step, index) of steps on links that existed before
-
-
 def apply(p, outer, open_inner):
     """Run the plan. ``outer``: the Netlink where the module acts (None without veth);
     ``open_inner()``: a Netlink context manager inside the namespace (exists by then)."""
@@ -532,20 +507,28 @@ def apply(p, outer, open_inner):
         for side, index, what in p.delete_links:
             _delete_link(outer, what, index)
         if p.delete_ns:
-            _tag(lambda: _netns.remove(spec.name), 'name')
+            tag(lambda: _netns.remove(spec.name), 'name')
         return
-    run = _Run()
-    try:
-        if p.create_ns:
-            if p.remove_stale:
-                _tag(lambda: _netns.remove(spec.name), 'name')
-            _tag(lambda: _netns.create(spec.name), 'name')
-            run.made_ns = True
-        with open_inner() as inner:
-            _apply_links(p, run, outer, inner)
-    except CniNodeError:
-        _rollback(p, run, outer, open_inner)
-        raise
+    made_ns = False
+    with Runner(outer, targets={OUTER: outer}, opens={INNER: open_inner}) as runner:
+        try:
+            if p.create_ns:
+                if p.remove_stale:
+                    tag(lambda: _netns.remove(spec.name), 'name')
+                tag(lambda: _netns.create(spec.name), 'name')
+                made_ns = True
+                runner.made_target(INNER)
+            runner.adapter(INNER)
+            _apply_links(p, runner)
+        except CniNodeError:
+            # A new pair goes with everything on it, a new namespace with everything in it.
+            runner.rollback('removing veth %s again' % spec.veth.peer if spec.veth is not None else '')
+            if made_ns:
+                try:
+                    _netns.remove(spec.name)
+                except CniNodeError:
+                    pass
+            raise
 
 
 def _delete_link(nl, what, index):
@@ -555,98 +538,57 @@ def _delete_link(nl, what, index):
         pass   # went with its other end
 
 
-def _apply_links(p, run, outer, inner):
+def _apply_links(p, runner):
     spec = p.spec
     v = spec.veth
-    nls = {INNER: inner, OUTER: outer}
+    outer, inner = runner.adapter(OUTER), runner.adapter(INNER)
     for side, index, what in p.delete_links:
-        _tag(lambda s=side, i=index, w=what: _delete_link(nls[s], w, i), 'veth')
+        tag(lambda s=side, i=index, w=what: _delete_link(runner.adapter(s), w, i), 'veth')
     if p.create_veth is not None:
-        _tag(lambda: outer.veth_add('creating veth pair %s (in %s) / %s (in %s)'
-                                    % (v.peer, _where(spec.netns), v.name, spec.name),
-                                    v.peer, v.name, peer_netns=spec.path, **p.create_veth),
-             'veth')
+        tag(lambda: outer.veth_add('creating veth pair %s (in %s) / %s (in %s)'
+                                   % (v.peer, _where(spec.netns), v.name, spec.name),
+                                   v.peer, v.name, peer_netns=spec.path, **p.create_veth),
+            'veth')
         peer = outer.link(v.peer)
         if peer is None:
             raise KernelRefused('creating veth %s: the kernel reported success but the link is missing' % v.peer,
                                 param='veth.peer')
-        run.made_veth = peer['index']
-    index = dict(lo=None, inner=None, peer=None)
+        runner.made_link(peer['index'], (PEER, END), OUTER)
+    runner.bind(LO, None)
+    runner.bind(END, None)
     for link in inner.links():
         if link['name'] == 'lo':
-            index['lo'] = link['index']
+            runner.bind(LO, link['index'])
         elif v is not None and link['name'] == v.name:
-            index['inner'] = link['index']
+            runner.bind(END, link['index'])
     if v is not None:
         peer = outer.link(v.peer)
-        index['peer'] = peer['index'] if peer is not None else None
+        runner.bind(PEER, peer['index'] if peer is not None else None)
     # The peer end first (mtu, master, up), then the inside end: lo, mtu, address removals, additions, up,
     # routes (a route through a gateway needs the link up and an address in the gateway's subnet).
-    steps = [s for s in p.steps if s.side == OUTER] + [s for s in p.steps if s.side == INNER]
+    steps = [s for s in p.steps if s.target == OUTER] + [s for s in p.steps if s.target == INNER]
     addressed = any(s.param == 'veth.addresses' for s in steps)
     routed = v is not None and v.routes is not None and (addressed or any(s.param == 'veth.routes' for s in steps))
     for step in steps:
         if step.method == 'addr_add' or step.param == 'veth.routes':
             continue
         if step.param == 'veth.name' and addressed:
-            _additions(p, run, inner, index)
+            _additions(p, runner)
             addressed = False
-        _do(p, run, nls, index, step)
+        runner.run([step])
     if addressed:
-        _additions(p, run, inner, index)
+        _additions(p, runner)
     if routed:
         # Removing addresses can take routes along (the kernel flushes a link's IPv4 routes with its last
         # address): the route steps are worked out again from what is there now.
-        current = _managed_routes(inner.routes(), index['inner'])
-        for step in route_steps(v, current):
-            _do(p, run, nls, index, step)
+        runner.run(route_steps(v, _managed_routes(inner.routes(), runner.resolve(END))))
 
 
-def _additions(p, run, inner, index):
+def _additions(p, runner):
     """Add the missing addresses, as they are after the removals (a removed primary takes its secondaries)."""
     v = p.spec.veth
-    current = _managed_addresses(inner.addresses(), index['inner'], v.addresses)
-    for step in address_steps(v, current):
-        if step.method == 'addr_add':
-            _do(p, run, {INNER: inner}, index, step)
-
-
-def _do(p, run, nls, index, step):
-    target = index[step.target]
-    if target is None:
-        raise NoSuchObject('%s: link %s is gone' % (step.what, step.target), param=step.param)
-    _tag(lambda: _call(nls[step.side], step.method, step.what, target, step.kwargs), step.param)
-    run.done.append((step, target))
-
-
-def _rollback(p, run, outer, open_inner):
-    spec = p.spec
-    if run.made_veth is not None:
-        try:
-            outer.link_del('removing veth %s again' % spec.veth.peer, run.made_veth)
-        except CniNodeError:
-            pass
-    if run.made_ns:
-        try:
-            _netns.remove(spec.name)
-        except CniNodeError:
-            pass
-        return
-    try:
-        with open_inner() as inner:
-            nls = {INNER: inner, OUTER: outer}
-            for step, target in reversed(run.done):
-                if run.made_veth is not None and step.target != 'lo':
-                    continue   # went with the pair
-                try:
-                    if step.method in _UNDO:
-                        _call(nls[step.side], _UNDO[step.method], 'undoing: ' + step.what, target, step.kwargs)
-                    elif step.undo:
-                        _call(nls[step.side], step.method, 'undoing: ' + step.what, target, step.undo)
-                except CniNodeError:
-                    pass
-    except CniNodeError:
-        pass
+    current = _managed_addresses(runner.adapter(INNER).addresses(), runner.resolve(END), v.addresses)
+    runner.run([step for step in address_steps(v, current) if step.method == 'addr_add'])
 
 
 # The whole run -----------------------------------------------------------
