@@ -34,7 +34,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.cni.node.plugins.module_utils import _netns
+from ansible_collections.cni.node.plugins.module_utils import _linkargs, _netns
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
@@ -46,19 +46,12 @@ from ansible_collections.cni.node.plugins.module_utils._result import Changes
 from ansible_collections.cni.node.plugins.module_utils._steps import Placeholder, Runner, Step, inverse_step, tag
 
 NAME_MAX = 255
-MIN_MTU = 68
-MAX_MTU = 65535
 RTPROT_KERNEL = 2
 RTPROT_RA = 9
 RTN_UNICAST = 1
 MAIN_TABLE = 254
-LINK_LOCAL = ipaddress.ip_network(u'fe80::/64')
 VETH_KEYS = ('name', 'peer', 'master', 'mtu', 'addresses', 'routes')
 ROUTE_KEYS = ('dst', 'via')
-
-
-def _text(value):
-    return u'%s' % (value,)
 
 
 def check_ns_name(name):
@@ -73,48 +66,6 @@ def check_ns_name(name):
         raise ParameterError('name: %d bytes long, a namespace name has at most %d' % (len(name.encode('utf-8')),
                                                                                        NAME_MAX), param='name')
     return name
-
-
-def check_mtu(mtu):
-    if mtu is None:
-        return None
-    if isinstance(mtu, bool) or not isinstance(mtu, int) or not MIN_MTU <= mtu <= MAX_MTU:
-        raise ParameterError('veth.mtu %r is out of range: a veth takes %d to %d' % (mtu, MIN_MTU, MAX_MTU),
-                             param='veth.mtu')
-    return mtu
-
-
-def _cidr(iface):
-    return u'%s/%d' % (iface.ip.compressed, iface.network.prefixlen)
-
-
-def check_addresses(addresses):
-    """Sorted, de-duplicated ``address/prefix`` strings (None: not managed)."""
-    if addresses is None:
-        return None
-    if isinstance(addresses, (str, bytes)) or not isinstance(addresses, (list, tuple)):
-        raise ParameterError('veth.addresses: a list of CIDR addresses, e.g. [10.244.1.2/24]',
-                             param='veth.addresses')
-    out = set()
-    for item in addresses:
-        text = _text(item).strip()
-        if '/' not in text:
-            raise ParameterError('veth.addresses: %r has no prefix length: write it in CIDR form, e.g. '
-                                 '10.244.1.2/24' % (item,), param='veth.addresses')
-        try:
-            iface = ipaddress.ip_interface(text)
-        except ValueError as exc:
-            raise ParameterError('veth.addresses: %r is not a valid CIDR address (%s)' % (item, exc),
-                                 param='veth.addresses')
-        if iface.ip.is_multicast or iface.ip.is_unspecified:
-            raise ParameterError('veth.addresses: %r is not a unicast host address' % (item,),
-                                 param='veth.addresses')
-        out.add(_cidr(iface))
-    return _sorted_addresses(out)
-
-
-def _sorted_addresses(items):
-    return sorted(set(items), key=lambda t: (ipaddress.ip_interface(t).version, ipaddress.ip_interface(t)))
 
 
 def _route(dst, via):
@@ -151,18 +102,18 @@ def check_routes(routes):
             raise ParameterError('veth.routes: unknown key(s) %s in %r; a route has dst and via'
                                  % (', '.join(unknown), item), param='veth.routes')
         dst, via = item.get('dst'), item.get('via')
-        if dst is None or not _text(dst).strip():
+        if dst is None or not _linkargs.text(dst).strip():
             raise ParameterError('veth.routes: %r has no dst: give a CIDR (10.96.0.0/12) or default' % (item,),
                                  param='veth.routes')
         gateway = None
-        if via is not None and _text(via).strip():
+        if via is not None and _linkargs.text(via).strip():
             try:
-                gateway = ipaddress.ip_address(_text(via).strip())
+                gateway = ipaddress.ip_address(_linkargs.text(via).strip())
             except ValueError:
                 raise ParameterError('veth.routes: via %r is not an IP address' % (via,), param='veth.routes')
             if gateway.is_multicast or gateway.is_unspecified:
                 raise ParameterError('veth.routes: via %r is not a unicast address' % (via,), param='veth.routes')
-        text = _text(dst).strip()
+        text = _linkargs.text(dst).strip()
         if text == 'default':
             text = '::/0' if gateway is not None and gateway.version == 6 else '0.0.0.0/0'
         elif '/' not in text:
@@ -188,8 +139,9 @@ class VethSpec(object):
         self.name = check_ifname(name, 'veth.name')
         self.peer = check_ifname(peer, 'veth.peer')
         self.master = None if master is None else check_ifname(master, 'veth.master')
-        self.mtu = check_mtu(mtu)
-        self.addresses = check_addresses(addresses)
+        self.mtu = _linkargs.check_mtu(mtu, 'veth.mtu', 'a veth')
+        self.addresses = _linkargs.check_addresses(addresses, 'veth.addresses', '10.244.1.2/24',
+                                                   key=_linkargs.by_address)
         self.routes = check_routes(routes)
 
 
@@ -264,17 +216,7 @@ def _kind(link):
 
 
 def _managed_addresses(addresses, index, wanted):
-    wanted = set(wanted or ())
-    out = []
-    for a in addresses:
-        if a['index'] != index:
-            continue
-        iface = ipaddress.ip_interface(u'%s/%d' % (a['address'], a['prefixlen']))
-        text = _cidr(iface)
-        if iface.version == 6 and iface.network.prefixlen == 64 and iface.ip in LINK_LOCAL and text not in wanted:
-            continue
-        out.append(text)
-    return _sorted_addresses(out)
+    return _linkargs.managed_addresses(addresses, wanted, index=index, key=_linkargs.by_address)
 
 
 def _managed_routes(routes, index):

@@ -373,8 +373,8 @@ BAD = [
     (dict(veth=dict(routes=[dict(dst='10.0.0.0/33')])), 'veth.routes', 'not a valid CIDR'),
     (dict(veth=dict(routes=[dict(dst='10.0.0.0/8', via='fd00::1')])), 'veth.routes', 'IPv4 but via'),
     (dict(veth=dict(routes=[dict(dst='default', via='gateway')])), 'veth.routes', 'not an IP address'),
-    (dict(veth=dict(mtu=67)), 'veth.mtu', 'out of range'),
-    (dict(veth=dict(mtu=70000)), 'veth.mtu', 'out of range'),
+    (dict(veth=dict(mtu=67)), 'veth.mtu', 'veth.mtu: 67 is out of range: a veth takes 68 to 65535'),
+    (dict(veth=dict(mtu=70000)), 'veth.mtu', 'veth.mtu: 70000 is out of range'),
     (dict(veth=dict(master='cnt-nobridge')), 'veth.master', 'no bridge called'),
     (dict(netns='cnt-missing0'), 'netns', 'does not exist'),
 ]

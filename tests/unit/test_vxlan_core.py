@@ -38,19 +38,20 @@ def desired(**kw):
 
 
 @pytest.mark.parametrize('kw,param,needle', [
-    (dict(vni=0), 'vni', 'out of range'),
+    (dict(vni=0), 'vni', 'vni: 0 is out of range: a VXLAN network identifier takes 1 to 16777215'),
     (dict(vni=16777216), 'vni', '1 to 16777215'),
     (dict(vni=None), 'vni', 'required'),
-    (dict(vni=True), 'vni', 'out of range'),
+    (dict(vni=True), 'vni', 'vni: True is out of range'),
     (dict(port=0), 'port', '1 to 65535'),
     (dict(port=65536), 'port', 'UDP port'),
-    (dict(mtu='67'), 'mtu', 'out of range'),
+    (dict(mtu='67'), 'mtu', "mtu: '67' is out of range: a VXLAN device's MTU ('auto' or a number) takes 68 to 65535"),
     (dict(mtu='big'), 'mtu', "'auto' or a number"),
     (dict(dev=None), 'dev', 'dev or local is required'),
     (dict(dev='vxlan0'), 'dev', 'the VXLAN device itself'),
     (dict(local='300.1.1.1'), 'local', 'not an IPv4 or IPv6 address'),
-    (dict(mac='ff:ff:ff:ff:ff:ff'), 'mac', 'multicast'),
-    (dict(addresses=['10.0.0.1']), 'addresses', 'no prefix length'),
+    (dict(mac='ff:ff:ff:ff:ff:ff'), 'mac',
+     "mac: 'ff:ff:ff:ff:ff:ff' is a multicast address: a VXLAN device needs a unicast MAC"),
+    (dict(addresses=['10.0.0.1']), 'addresses', "addresses: '10.0.0.1' has no prefix length"),
     (dict(state='gone'), 'state', 'present or absent'),
     (dict(master='cni0', direct_routing=True), 'direct_routing', 'L3 mode'),
     (dict(name='a-name-far-too-long'), 'name', 'at most 15'),
@@ -71,7 +72,8 @@ def test_spec_refuses_bad_arguments_naming_them(kw, param, needle):
       dict(remote='192.168.10.12', subnet='10.244.3.0/24')], 'same remote'),
     ([dict(remote='192.168.10.12', subnet='10.244.2.0/24'),
       dict(remote='192.168.10.13', subnet='10.244.0.0/16')], 'peers[1].subnet 10.244.0.0/16 overlaps peers[0]'),
-    ([dict(remote='192.168.10.12', subnet='10.244.2.0/24', vtep_mac='zz')], 'peers[0].vtep_mac'),
+    ([dict(remote='192.168.10.12', subnet='10.244.2.0/24', vtep_mac='zz')],
+     "peers[0].vtep_mac: 'zz' is not a MAC address (six hex octets, e.g. 02:42:ac:11:00:01)"),
     ([dict(remote='192.168.10.12', subnet='10.244.2.0/24', color='red')], 'unknown key'),
     (['192.168.10.12'], 'not a dict'),
 ])
@@ -80,6 +82,20 @@ def test_peers_are_checked(peers, needle):
         desired(peers=peers)
     assert err.value.param == 'peers'
     assert needle in err.value.msg
+
+
+@pytest.mark.parametrize('mac,problem', [
+    ('01:00:5e:00:00:01', "'01:00:5e:00:00:01' is a multicast address: a VXLAN tunnel endpoint needs a unicast MAC"),
+    ('00:00:00:00:00:00', "'00:00:00:00:00:00' is the zero address: a VXLAN tunnel endpoint needs a unicast MAC"),
+    ('02:00:00:00:04', "'02:00:00:00:04' is not a MAC address (six hex octets, e.g. 02:42:ac:11:00:01)"),
+])
+def test_a_bad_peer_mac_names_the_peer_and_its_vtep_mac(mac, problem):
+    peers = [dict(remote='198.51.100.%d' % i, subnet='10.244.%d.0/24' % i) for i in range(1, 5)]
+    peers[3]['vtep_mac'] = mac
+    with pytest.raises(ParameterError) as err:
+        desired(peers=peers)
+    assert err.value.param == 'peers'
+    assert err.value.msg == 'peers[3].vtep_mac: ' + problem
 
 
 def test_l2_peers_take_no_subnet():
