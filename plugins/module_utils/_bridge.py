@@ -30,6 +30,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, INVERSE, Runner, Step, inverse_step
 
+
 class Spec(object):
     """Validated arguments of cni_bridge."""
 

@@ -16,8 +16,10 @@ compares into a ``Changes`` object (drift paths ``netns/NAME``,
 ``netns/NAME/loopback``, ``netns/NAME/veth``, ``netns/NAME/veth/mtu``,
 ``.../veth/peer/mtu``, ``.../veth/master``, ``.../veth/addresses``,
 ``.../veth/up``, ``.../veth/peer/up``, ``.../veth/routes``) and the steps
-that make exactly that change. ``apply`` runs them and, when one fails,
-undoes what the run did (a namespace or veth pair it created is removed).
+that make exactly that change. ``apply`` runs them (``_steps.Runner``,
+with two targets: ``outer`` where the module acts, ``inner`` the managed
+namespace) and, when one fails, undoes what the run did (a namespace or
+veth pair it created is removed, with everything on it).
 
 Not managed: IPv6 link-local addresses the kernel adds (fe80::/64) unless
 listed, and routes the kernel makes itself (proto kernel for addresses,

@@ -87,7 +87,7 @@ class Spec(object):
             self.mtu = 'auto'
         else:
             self.mtu = _linkargs.check_int(mtu, 'mtu', _linkargs.MIN_MTU, _linkargs.MAX_MTU,
-                                          "a VXLAN device's MTU ('auto' or a number)")
+                                           "a VXLAN device's MTU ('auto' or a number)")
         self.learning = bool(learning)
         self.gbp = bool(gbp)
         self.mac = 'auto' if mac in (None, '', 'auto') else _linkargs.check_mac(mac, 'mac', 'a VXLAN device')
@@ -240,8 +240,9 @@ class Desired(_vxlanpeers.Entries):
                                  % underlay.local, param='direct_routing')
         super(Desired, self).__init__(spec, underlay, peers)
 
+
 def read(nl, spec):
-    """Actual state: one dump per object kind. Returns (links, addresses, device dict or None, peer tables)."""
+    """Links, addresses and the device (a dict, or None): one dump each (the peer tables: ``_vxlanpeers``)."""
     links = nl.links()
     addresses = nl.addresses()
     device = None

@@ -326,7 +326,6 @@ def peer_steps(v, path, tables, want, underlay, fresh, ul_index):
     v.steps.extend(sorted(adds, key=lambda s: order[s.method]))
 
 
-
 def restore_steps(name, index, tables):
     """The module's entries on the old device ``name`` (``index``), in the order a run adds them: FDB,
     neighbours, routes through it (``tables``: see ``peer_tables``) - to put them back on it."""

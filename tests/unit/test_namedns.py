@@ -139,7 +139,7 @@ class Kernel(object):
         side.links_.remove(link)
         other = self.inner if side is self.outer else self.outer
         if link['kind'] == 'veth' and other is not None:
-            other.links_ = [l for l in other.links_ if not (l['index'] == link['link'] and l['link'] == link['index'])]
+            other.links_ = [end for end in other.links_ if not (end['index'] == link['link'] and end['link'] == link['index'])]
 
     # _netns, patched.
     def status(self, name):
@@ -220,9 +220,11 @@ def spec(state='present', **kw):
     return _namedns.Spec(POD, state=state, veth=veth_args(**kw) if kw.get('veth', True) else None, netns=NODE)
 
 
+ROUTES = (('0.0.0.0/0', '10.244.1.1'), ('10.96.0.0/12', '10.244.1.1'))
+
+
 def existing(kernel, mtu=1450, peer_mtu=1450, up=True, peer_up=True, master=5, lo_up=True,
-             addresses=('10.244.1.2/24', 'fd00::2/64'), routes=(('0.0.0.0/0', '10.244.1.1'),
-                                                             ('10.96.0.0/12', '10.244.1.1'))):
+             addresses=('10.244.1.2/24', 'fd00::2/64'), routes=ROUTES):
     """A paired veth vh0 (7, on the node's side) / eth0 (2, in the pod), as it is after a run, then drifted."""
     kernel.outer.links_.append(dict(BRIDGE))
     peer, inner = veth(7, 'vh0', peer_mtu, peer_up, master), veth(2, 'eth0', mtu, up)
@@ -239,6 +241,11 @@ def existing(kernel, mtu=1450, peer_mtu=1450, up=True, peer_up=True, master=5, l
     for dst, gateway in routes:
         kernel.inner.routes_.append(route(dst, gateway, 2))
     return kernel
+
+
+# Every setting of an existing pair drifted: mtu, peer mtu, master, addresses, up, peer up, lo, routes.
+DRIFTED = dict(mtu=1300, peer_mtu=1400, up=False, peer_up=False, master=None, lo_up=False,
+               addresses=('10.244.1.2/24', '192.0.2.7/32'), routes=(('0.0.0.0/0', '10.244.1.9'),))
 
 
 def planned(kernel, s):
@@ -298,8 +305,7 @@ def test_plan_for_nothing_yet_makes_the_namespace_the_pair_and_every_setting(pat
 
 
 def test_plan_for_a_drifted_pair_changes_exactly_what_drifted(patched):
-    kernel = existing(patched(), mtu=1300, peer_mtu=1400, up=False, peer_up=False, master=None, lo_up=False,
-                      addresses=('10.244.1.2/24', '192.0.2.7/32'), routes=(('0.0.0.0/0', '10.244.1.9'),))
+    kernel = existing(patched(), **DRIFTED)
     p = planned(kernel, spec())
     base = 'netns/%s/veth' % POD
     assert p.changes.drift == [
@@ -402,8 +408,7 @@ def test_refused_step_in_a_new_namespace_removes_the_pair_and_the_namespace(patc
 
 
 def test_refused_step_on_an_existing_pair_undoes_the_run_newest_first(patched):
-    kernel = existing(patched(), mtu=1300, peer_mtu=1400, up=False, peer_up=False, master=None, lo_up=False,
-                      addresses=('10.244.1.2/24', '192.0.2.7/32'), routes=(('0.0.0.0/0', '10.244.1.9'),))
+    kernel = existing(patched(), **DRIFTED)
     kernel.refuse = refuse_what('adding route 10.96.0.0/12')
     with pytest.raises(KernelRefused) as err:
         apply(kernel, spec())
@@ -414,8 +419,8 @@ def test_refused_step_on_an_existing_pair_undoes_the_run_newest_first(patched):
         ('outer', 'link_set', 'setting vh0 up', dict(index=7, state='up')),
         ('inner', 'link_set', 'setting lo up', dict(index=1, state='up')),
         ('inner', 'link_set', 'setting mtu 1450 on eth0', dict(index=2, mtu=1450)),
-        ('inner', 'addr_del', 'removing address 192.0.2.7/32 from eth0', dict(index=2, address='192.0.2.7',
-                                                                               prefixlen=32)),
+        ('inner', 'addr_del', 'removing address 192.0.2.7/32 from eth0',
+         dict(index=2, address='192.0.2.7', prefixlen=32)),
         # The additions as they are after the removals, before the link goes up.
         ('inner', 'addr_add', 'adding address fd00::2/64 to eth0', dict(index=2, address='fd00::2', prefixlen=64)),
         ('inner', 'link_set', 'setting eth0 up', dict(index=2, state='up')),
@@ -432,10 +437,10 @@ def test_refused_step_on_an_existing_pair_undoes_the_run_newest_first(patched):
         ('inner', 'route_add', 'undoing: removing route 0.0.0.0/0 via 10.244.1.9 from eth0',
          dict(dst='0.0.0.0/0', oif=2, gateway='10.244.1.9')),
         ('inner', 'link_set', 'undoing: setting eth0 up', dict(index=2, state='down')),
-        ('inner', 'addr_del', 'undoing: adding address fd00::2/64 to eth0', dict(index=2, address='fd00::2',
-                                                                                  prefixlen=64)),
-        ('inner', 'addr_add', 'undoing: removing address 192.0.2.7/32 from eth0', dict(index=2, address='192.0.2.7',
-                                                                                       prefixlen=32)),
+        ('inner', 'addr_del', 'undoing: adding address fd00::2/64 to eth0',
+         dict(index=2, address='fd00::2', prefixlen=64)),
+        ('inner', 'addr_add', 'undoing: removing address 192.0.2.7/32 from eth0',
+         dict(index=2, address='192.0.2.7', prefixlen=32)),
         ('inner', 'link_set', 'undoing: setting mtu 1450 on eth0', dict(index=2, mtu=1300)),
         ('inner', 'link_set', 'undoing: setting lo up', dict(index=1, state='down')),
         ('outer', 'link_set', 'undoing: setting vh0 up', dict(index=7, state='down')),
@@ -446,6 +451,7 @@ def test_refused_step_on_an_existing_pair_undoes_the_run_newest_first(patched):
 
 def test_rollback_goes_on_when_an_undo_is_refused(patched):
     kernel = existing(patched(), mtu=1300, peer_mtu=1400)
+
     def refuse(side, method, what, args):
         if what in ('setting mtu 1450 on eth0', 'undoing: setting mtu 1450 on vh0'):
             return KernelRefused('%s: no' % what)
@@ -469,7 +475,7 @@ def test_new_pair_in_an_existing_namespace_is_removed_and_only_lo_is_undone(patc
         # The steps on the pair went with it; lo stays, and is put back.
         ('inner', 'link_set', 'undoing: setting lo up', dict(index=1, state='down')),
     ]
-    assert kernel.ns == _netns.PRESENT and [l['name'] for l in kernel.inner.links_] == ['lo']
+    assert kernel.ns == _netns.PRESENT and [link['name'] for link in kernel.inner.links_] == ['lo']
 
 
 def test_ends_not_paired_are_deleted_before_the_pair_is_made_again(patched):
@@ -513,7 +519,7 @@ def test_a_step_on_a_link_that_is_gone_fails_naming_its_argument(patched):
     """The inside end vanished between the read and the run: its steps fail before any request."""
     kernel = existing(patched(), mtu=1300, peer_mtu=1400)
     p = planned(kernel, spec())
-    kernel.inner.links_ = [l for l in kernel.inner.links_ if l['name'] != 'eth0']
+    kernel.inner.links_ = [link for link in kernel.inner.links_ if link['name'] != 'eth0']
     with pytest.raises(NoSuchObject) as err:
         _namedns.apply(p, kernel.outer, kernel.open_inner)
     assert err.value.param == 'veth.mtu'
@@ -549,7 +555,7 @@ def test_absent_deletes_the_peer_end_then_the_namespace_and_a_gone_end_is_fine(p
     assert kernel.log == [('outer', 'link_del', 'deleting veth vh0', dict(index=7)), ('ns', 'remove', POD)]
     kernel = existing(patched())
     p = planned(kernel, spec('absent'))
-    kernel.outer.links_ = [l for l in kernel.outer.links_ if l['name'] != 'vh0']
+    kernel.outer.links_ = [link for link in kernel.outer.links_ if link['name'] != 'vh0']
     _namedns.apply(p, kernel.outer, kernel.open_inner)
     assert [entry[:2] for entry in kernel.log] == [('outer', 'link_del'), ('ns', 'remove')]
 
