@@ -186,7 +186,7 @@ def patched(monkeypatch):
         monkeypatch.setattr(_netns, 'status', kernel.status)
         monkeypatch.setattr(_netns, 'create', kernel.create)
         monkeypatch.setattr(_netns, 'remove', kernel.remove)
-        monkeypatch.setattr(_netns, 'resolve', lambda netns: _netns.netns_path(netns))
+        monkeypatch.setattr(_netns, 'resolve', _netns.netns_path)
         monkeypatch.setattr(_netns, 'same', lambda a, b: a == b)
         return kernel
     return make

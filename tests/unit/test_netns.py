@@ -151,6 +151,6 @@ def test_removing_what_is_not_there_or_not_mounted_is_fine(run_dir, monkeypatch)
 ])
 def test_syscall_errors_are_typed_and_name_the_parameter(err, cls, tail):
     exc = _netns._syscall_error(err, 'mount --bind x y')
-    assert type(exc) is cls and exc.param == 'name' and exc.details == dict(errno=err)
+    assert isinstance(exc, cls) and exc.param == 'name' and exc.details == dict(errno=err)
     assert exc.msg == 'mount --bind x y: %s (errno %d)%s' % (os.strerror(err), err, tail)
     assert _netns._syscall_error(err, 'x', param='netns').param == 'netns'
