@@ -21,74 +21,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import re
 
-from ansible_collections.cni.node.plugins.module_utils import _ifname
+from ansible_collections.cni.node.plugins.module_utils import _ifname, _linkargs
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     KernelRefused,
     ParameterError,
 )
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
-from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step
-
-MIN_MTU = 68
-MAX_MTU = 65535
-LINK_LOCAL = ipaddress.ip_network(u'fe80::/64')
-_MAC = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
-
-
-def _text(value):
-    try:
-        return u'%s' % (value,)
-    except (TypeError, ValueError):  # pragma: no cover - defensive
-        return repr(value)
-
-
-def check_mtu(mtu):
-    if mtu is None:
-        return None
-    if isinstance(mtu, bool) or not isinstance(mtu, int) or not MIN_MTU <= mtu <= MAX_MTU:
-        raise ParameterError('mtu %r is out of range: a bridge takes %d to %d' % (mtu, MIN_MTU, MAX_MTU),
-                             param='mtu')
-    return mtu
-
-
-def check_mac(mac):
-    if mac is None:
-        return None
-    norm = _text(mac).strip().lower().replace('-', ':')
-    if not _MAC.match(norm):
-        raise ParameterError('mac %r is not a MAC address (six hex octets, e.g. 02:42:ac:11:00:01)' % (mac,),
-                             param='mac')
-    if int(norm[:2], 16) & 1:
-        raise ParameterError('mac %r is a multicast address: a bridge needs a unicast MAC' % (mac,), param='mac')
-    if norm == '00:00:00:00:00:00':
-        raise ParameterError('mac %r is the zero address' % (mac,), param='mac')
-    return norm
-
-
-def check_addresses(addresses):
-    """Normalised, sorted, de-duplicated ``address/prefix`` strings, or None."""
-    if addresses is None:
-        return None
-    out = set()
-    for item in addresses:
-        text = _text(item).strip()
-        if '/' not in text:
-            raise ParameterError('addresses: %r has no prefix length: write it in CIDR form, e.g. 10.244.1.1/24'
-                                 % (item,), param='addresses')
-        try:
-            iface = ipaddress.ip_interface(text)
-        except ValueError as exc:
-            raise ParameterError('addresses: %r is not a valid CIDR address (%s)' % (item, exc), param='addresses')
-        if iface.ip.is_multicast or iface.ip.is_unspecified:
-            raise ParameterError('addresses: %r is not a unicast host address' % (item,), param='addresses')
-        out.add(_fmt(iface))
-    return sorted(out)
-
-
-def _fmt(iface):
-    return u'%s/%d' % (iface.ip.compressed, iface.network.prefixlen)
+from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, INVERSE, Runner, Step, inverse_step
 
 
 class Spec(object):
@@ -100,27 +40,13 @@ class Spec(object):
             raise ParameterError('state %r: use present or absent' % (state,), param='state')
         self.name = _ifname.check_ifname(name, 'name', 'a bridge name')
         self.state = state
-        self.mtu = check_mtu(mtu)
-        self.addresses = check_addresses(addresses)
-        self.mac = check_mac(mac)
+        self.mtu = _linkargs.check_mtu(mtu, 'mtu', 'a bridge')
+        self.addresses = _linkargs.check_addresses(addresses, 'addresses', '10.244.1.1/24')
+        self.mac = _linkargs.check_mac(mac, 'mac', 'a bridge')
         self.stp = None if stp is None else bool(stp)
         self.vlan_filtering = None if vlan_filtering is None else bool(vlan_filtering)
         self.up = True if up is None else bool(up)
         self.netns = netns
-
-
-def managed_addresses(addresses, wanted):
-    """Addresses that count: kernel-made IPv6 link-local ones only when listed."""
-    wanted = set(wanted or ())
-    out = []
-    for a in addresses:
-        iface = ipaddress.ip_interface(u'%s/%d' % (a['address'], a['prefixlen']))
-        text = _fmt(iface)
-        if (iface.version == 6 and iface.network.prefixlen == 64 and iface.ip in LINK_LOCAL
-                and text not in wanted):
-            continue
-        out.append(text)
-    return sorted(set(out))
 
 
 def read(nl, name, wanted_addresses=None, state='present', netns=None):
@@ -144,7 +70,7 @@ def read(nl, name, wanted_addresses=None, state='present', netns=None):
         up=link['up'],
         stp=bool(link['br_stp_state']),
         vlan_filtering=bool(link['br_vlan_filtering']),
-        addresses=managed_addresses(addrs, wanted_addresses),
+        addresses=_linkargs.managed_addresses(addrs, wanted_addresses),
         max_mtu=link.get('max_mtu'),
     )
 
@@ -230,16 +156,11 @@ def plan(spec, actual):
     return p
 
 
-_INVERSE = {'addr_add': 'addr_del', 'addr_del': 'addr_add'}
-
-
 def _step(param, what, method, kwargs, undo=None):
     """A request on the bridge. An address is undone by its inverse; a setting by ``undo`` (old values)."""
-    if method in _INVERSE:
-        back = (_INVERSE[method], kwargs)
-    else:
-        back = (method, undo) if undo else None
-    return Step(param, method, [what, DEVICE], kwargs, undo=back)
+    if method in INVERSE:
+        return inverse_step(param, method, [what, DEVICE], kwargs)
+    return Step(param, method, [what, DEVICE], kwargs, undo=(method, undo) if undo else None)
 
 
 def apply(p, nl):

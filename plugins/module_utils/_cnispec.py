@@ -56,6 +56,7 @@ from ansible_collections.cni.node.plugins.module_utils._cnivalues import (  # th
     _str_list,
     _want,
 )
+from ansible_collections.cni.node.plugins.module_utils import _linkargs
 
 SPEC_VERSIONS = ('0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0')
 LATEST = SPEC_VERSIONS[-1]
@@ -414,14 +415,11 @@ def _p_dhcp(conf, path, ctx):
     return conf
 
 
-_MAC_RE = re.compile(r'^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}\Z')
-
-
 def _mac(value, path):
     _want(value, 'str', path, 'a MAC address')
-    if not _MAC_RE.match(value):
-        raise ConfigError(path, '%r is not a MAC address (expected six hex pairs, for example 0a:58:0a:16:00:05)'
-                          % value)
+    problem = _linkargs.mac_problem(value)
+    if problem is not None:
+        raise ConfigError(path, problem)
 
 
 PLUGIN_TYPES = {

@@ -16,8 +16,10 @@ compares into a ``Changes`` object (drift paths ``netns/NAME``,
 ``netns/NAME/loopback``, ``netns/NAME/veth``, ``netns/NAME/veth/mtu``,
 ``.../veth/peer/mtu``, ``.../veth/master``, ``.../veth/addresses``,
 ``.../veth/up``, ``.../veth/peer/up``, ``.../veth/routes``) and the steps
-that make exactly that change. ``apply`` runs them and, when one fails,
-undoes what the run did (a namespace or veth pair it created is removed).
+that make exactly that change. ``apply`` runs them (``_steps.Runner``,
+with two targets: ``outer`` where the module acts, ``inner`` the managed
+namespace) and, when one fails, undoes what the run did (a namespace or
+veth pair it created is removed, with everything on it).
 
 Not managed: IPv6 link-local addresses the kernel adds (fe80::/64) unless
 listed, and routes the kernel makes itself (proto kernel for addresses,
@@ -34,7 +36,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.cni.node.plugins.module_utils import _netns
+from ansible_collections.cni.node.plugins.module_utils import _linkargs, _netns
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
@@ -43,21 +45,15 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
 )
 from ansible_collections.cni.node.plugins.module_utils._ifname import check_ifname
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
+from ansible_collections.cni.node.plugins.module_utils._steps import Placeholder, Runner, Step, inverse_step, tag
 
 NAME_MAX = 255
-MIN_MTU = 68
-MAX_MTU = 65535
 RTPROT_KERNEL = 2
 RTPROT_RA = 9
 RTN_UNICAST = 1
 MAIN_TABLE = 254
-LINK_LOCAL = ipaddress.ip_network(u'fe80::/64')
 VETH_KEYS = ('name', 'peer', 'master', 'mtu', 'addresses', 'routes')
 ROUTE_KEYS = ('dst', 'via')
-
-
-def _text(value):
-    return u'%s' % (value,)
 
 
 def check_ns_name(name):
@@ -72,48 +68,6 @@ def check_ns_name(name):
         raise ParameterError('name: %d bytes long, a namespace name has at most %d' % (len(name.encode('utf-8')),
                                                                                        NAME_MAX), param='name')
     return name
-
-
-def check_mtu(mtu):
-    if mtu is None:
-        return None
-    if isinstance(mtu, bool) or not isinstance(mtu, int) or not MIN_MTU <= mtu <= MAX_MTU:
-        raise ParameterError('veth.mtu %r is out of range: a veth takes %d to %d' % (mtu, MIN_MTU, MAX_MTU),
-                             param='veth.mtu')
-    return mtu
-
-
-def _cidr(iface):
-    return u'%s/%d' % (iface.ip.compressed, iface.network.prefixlen)
-
-
-def check_addresses(addresses):
-    """Sorted, de-duplicated ``address/prefix`` strings (None: not managed)."""
-    if addresses is None:
-        return None
-    if isinstance(addresses, (str, bytes)) or not isinstance(addresses, (list, tuple)):
-        raise ParameterError('veth.addresses: a list of CIDR addresses, e.g. [10.244.1.2/24]',
-                             param='veth.addresses')
-    out = set()
-    for item in addresses:
-        text = _text(item).strip()
-        if '/' not in text:
-            raise ParameterError('veth.addresses: %r has no prefix length: write it in CIDR form, e.g. '
-                                 '10.244.1.2/24' % (item,), param='veth.addresses')
-        try:
-            iface = ipaddress.ip_interface(text)
-        except ValueError as exc:
-            raise ParameterError('veth.addresses: %r is not a valid CIDR address (%s)' % (item, exc),
-                                 param='veth.addresses')
-        if iface.ip.is_multicast or iface.ip.is_unspecified:
-            raise ParameterError('veth.addresses: %r is not a unicast host address' % (item,),
-                                 param='veth.addresses')
-        out.add(_cidr(iface))
-    return _sorted_addresses(out)
-
-
-def _sorted_addresses(items):
-    return sorted(set(items), key=lambda t: (ipaddress.ip_interface(t).version, ipaddress.ip_interface(t)))
 
 
 def _route(dst, via):
@@ -150,18 +104,18 @@ def check_routes(routes):
             raise ParameterError('veth.routes: unknown key(s) %s in %r; a route has dst and via'
                                  % (', '.join(unknown), item), param='veth.routes')
         dst, via = item.get('dst'), item.get('via')
-        if dst is None or not _text(dst).strip():
+        if dst is None or not _linkargs.text(dst).strip():
             raise ParameterError('veth.routes: %r has no dst: give a CIDR (10.96.0.0/12) or default' % (item,),
                                  param='veth.routes')
         gateway = None
-        if via is not None and _text(via).strip():
+        if via is not None and _linkargs.text(via).strip():
             try:
-                gateway = ipaddress.ip_address(_text(via).strip())
+                gateway = ipaddress.ip_address(_linkargs.text(via).strip())
             except ValueError:
                 raise ParameterError('veth.routes: via %r is not an IP address' % (via,), param='veth.routes')
             if gateway.is_multicast or gateway.is_unspecified:
                 raise ParameterError('veth.routes: via %r is not a unicast address' % (via,), param='veth.routes')
-        text = _text(dst).strip()
+        text = _linkargs.text(dst).strip()
         if text == 'default':
             text = '::/0' if gateway is not None and gateway.version == 6 else '0.0.0.0/0'
         elif '/' not in text:
@@ -187,8 +141,9 @@ class VethSpec(object):
         self.name = check_ifname(name, 'veth.name')
         self.peer = check_ifname(peer, 'veth.peer')
         self.master = None if master is None else check_ifname(master, 'veth.master')
-        self.mtu = check_mtu(mtu)
-        self.addresses = check_addresses(addresses)
+        self.mtu = _linkargs.check_mtu(mtu, 'veth.mtu', 'a veth')
+        self.addresses = _linkargs.check_addresses(addresses, 'veth.addresses', '10.244.1.2/24',
+                                                   key=_linkargs.by_address)
         self.routes = check_routes(routes)
 
 
@@ -263,17 +218,7 @@ def _kind(link):
 
 
 def _managed_addresses(addresses, index, wanted):
-    wanted = set(wanted or ())
-    out = []
-    for a in addresses:
-        if a['index'] != index:
-            continue
-        iface = ipaddress.ip_interface(u'%s/%d' % (a['address'], a['prefixlen']))
-        text = _cidr(iface)
-        if iface.version == 6 and iface.network.prefixlen == 64 and iface.ip in LINK_LOCAL and text not in wanted:
-            continue
-        out.append(text)
-    return _sorted_addresses(out)
+    return _linkargs.managed_addresses(addresses, wanted, index=index, key=_linkargs.by_address)
 
 
 def _managed_routes(routes, index):
@@ -345,21 +290,17 @@ def paired(actual):
 
 # Planning ----------------------------------------------------------------
 
-INNER = 'inner'
-OUTER = 'outer'
+INNER = 'inner'   # the adapter of the managed namespace (lo, the inside end)
+OUTER = 'outer'   # the adapter where the module acts (the peer end, the bridge)
+# The links the steps act on, bound to their indexes when the run has read them (a new pair's are new).
+LO = Placeholder('lo')
+END = Placeholder('inner')
+PEER = Placeholder('peer')
 
 
-class Step(object):
-    """One netlink request on one end (``side``: inner or outer; ``target``: lo, inner or peer)."""
-
-    def __init__(self, side, target, param, what, method, kwargs, undo=None):
-        self.side = side
-        self.target = target
-        self.param = param
-        self.what = what
-        self.method = method
-        self.kwargs = kwargs
-        self.undo = undo
+def _step(target, link, param, what, method, kwargs, undo=None):
+    """A request on ``link`` through ``target``'s adapter; a setting is undone by ``undo`` (old values)."""
+    return Step(param, method, [what, link], kwargs, undo=('link_set', undo) if undo else None, target=target)
 
 
 class Plan(object):
@@ -375,7 +316,7 @@ class Plan(object):
         self.steps = []
 
     def step(self, *args, **kwargs):
-        self.steps.append(Step(*args, **kwargs))
+        self.steps.append(_step(*args, **kwargs))
 
 
 def _updown(up):
@@ -401,7 +342,7 @@ def plan(spec, actual):
         p.create_ns = True
         p.remove_stale = actual['ns'] == _netns.STALE
     if p.changes.add(base + '/loopback', actual['lo_up'], spec.loopback):
-        p.step(INNER, 'lo', 'loopback', 'setting lo %s' % _updown(spec.loopback), 'link_set',
+        p.step(INNER, LO, 'loopback', 'setting lo %s' % _updown(spec.loopback), 'link_set',
                dict(state=_updown(spec.loopback)), undo=dict(state=_updown(actual['lo_up'])))
     if v is None:
         return p
@@ -430,23 +371,23 @@ def _plan_veth(p, spec, actual, vpath):
     if v.mtu is not None:
         # A new pair gets the MTU on the peer end in the create request; the inside end is set after.
         if new or p.changes.add(vpath + '/mtu', cur['mtu'], v.mtu):
-            p.step(INNER, 'inner', 'veth.mtu', 'setting mtu %d on %s' % (v.mtu, v.name), 'link_set',
+            p.step(INNER, END, 'veth.mtu', 'setting mtu %d on %s' % (v.mtu, v.name), 'link_set',
                    dict(mtu=v.mtu), undo=None if new else dict(mtu=cur['mtu']))
         if not new and p.changes.add(vpath + '/peer/mtu', cur['peer_mtu'], v.mtu):
-            p.step(OUTER, 'peer', 'veth.mtu', 'setting mtu %d on %s' % (v.mtu, v.peer), 'link_set',
+            p.step(OUTER, PEER, 'veth.mtu', 'setting mtu %d on %s' % (v.mtu, v.peer), 'link_set',
                    dict(mtu=v.mtu), undo=dict(mtu=cur['peer_mtu']))
     if v.master is not None and p.changes.add(vpath + '/master', cur['master'], v.master):
         old = actual['peer']['master'] if not new else 0
-        p.step(OUTER, 'peer', 'veth.master', 'attaching %s to bridge %s' % (v.peer, v.master), 'link_set',
+        p.step(OUTER, PEER, 'veth.master', 'attaching %s to bridge %s' % (v.peer, v.master), 'link_set',
                dict(master=actual['master_index']), undo=dict(master=old or 0))
     if v.addresses is not None and p.changes.add(vpath + '/addresses', cur['addresses'], v.addresses):
         p.steps.extend(address_steps(v, cur['addresses']))
     # Both ends up. A new pair's "present" says so; its default down state is no drift of its own.
     if new or p.changes.add(vpath + '/peer/up', cur['peer_up'], True):
-        p.step(OUTER, 'peer', 'veth.peer', 'setting %s up' % v.peer, 'link_set', dict(state='up'),
+        p.step(OUTER, PEER, 'veth.peer', 'setting %s up' % v.peer, 'link_set', dict(state='up'),
                undo=None if new else dict(state='down'))
     if new or p.changes.add(vpath + '/up', cur['up'], True):
-        p.step(INNER, 'inner', 'veth.name', 'setting %s up' % v.name, 'link_set', dict(state='up'),
+        p.step(INNER, END, 'veth.name', 'setting %s up' % v.name, 'link_set', dict(state='up'),
                undo=None if new else dict(state='down'))
     if v.routes is not None and p.changes.add(vpath + '/routes', cur['routes'], v.routes):
         p.steps.extend(route_steps(v, cur['routes']))
@@ -457,12 +398,12 @@ def address_steps(v, current):
     out = []
     for cidr in current:
         if cidr not in v.addresses:
-            out.append(Step(INNER, 'inner', 'veth.addresses', 'removing address %s from %s' % (cidr, v.name),
-                            'addr_del', _addr_kwargs(cidr)))
+            out.append(_inside('veth.addresses', 'addr_del', 'removing address %s from %s' % (cidr, v.name),
+                               _addr_kwargs(cidr)))
     for cidr in v.addresses:
         if cidr not in current:
-            out.append(Step(INNER, 'inner', 'veth.addresses', 'adding address %s to %s' % (cidr, v.name),
-                            'addr_add', _addr_kwargs(cidr)))
+            out.append(_inside('veth.addresses', 'addr_add', 'adding address %s to %s' % (cidr, v.name),
+                               _addr_kwargs(cidr)))
     return out
 
 
@@ -471,13 +412,20 @@ def route_steps(v, current):
     out = []
     for r in current:
         if r not in v.routes:
-            out.append(Step(INNER, 'inner', 'veth.routes', 'removing route %s from %s' % (_route_text(r), v.name),
-                            'route_del', _route_kwargs(r)))
+            out.append(_inside('veth.routes', 'route_del', 'removing route %s from %s' % (_route_text(r), v.name),
+                               _route_kwargs(r)))
     for r in v.routes:
         if r not in current:
-            out.append(Step(INNER, 'inner', 'veth.routes', 'adding route %s on %s' % (_route_text(r), v.name),
-                            'route_add', _route_kwargs(r)))
+            out.append(_inside('veth.routes', 'route_add', 'adding route %s on %s' % (_route_text(r), v.name),
+                               _route_kwargs(r)))
     return out
+
+
+def _inside(param, method, what, kwargs):
+    """An address or route of the inside end, undone by its inverse (a route names the end as ``oif``)."""
+    if method.startswith('route_'):
+        return inverse_step(param, method, [what], dict(kwargs, oif=END), INNER)
+    return inverse_step(param, method, [what, END], kwargs, INNER)
 
 
 def _addr_kwargs(cidr):
@@ -495,35 +443,6 @@ def _route_text(route):
 
 # Applying ----------------------------------------------------------------
 
-_UNDO = {'addr_add': 'addr_del', 'addr_del': 'addr_add', 'route_add': 'route_del', 'route_del': 'route_add'}
-
-
-def _call(nl, method, what, index, kwargs):
-    if method.startswith('route_'):
-        return getattr(nl, method)(what, oif=index, **kwargs)
-    return getattr(nl, method)(what, index, **kwargs)
-
-
-def _tag(fn, param):
-    try:
-        return fn()
-    except CniNodeError as exc:
-        if not exc.param:
-            exc.param = param
-        if not exc.msg.startswith(param + ':'):
-            exc.msg = u'%s: %s' % (param, exc.msg)
-        raise
-
-
-class _Run(object):
-    """What a real run did, to undo it when a later step fails."""
-
-    def __init__(self):
-        self.made_ns = False
-        self.made_veth = None   # index of the new peer end
-        self.done = []          # (step, index) of steps on links that existed before
-
-
 def apply(p, outer, open_inner):
     """Run the plan. ``outer``: the Netlink where the module acts (None without veth);
     ``open_inner()``: a Netlink context manager inside the namespace (exists by then)."""
@@ -532,20 +451,28 @@ def apply(p, outer, open_inner):
         for side, index, what in p.delete_links:
             _delete_link(outer, what, index)
         if p.delete_ns:
-            _tag(lambda: _netns.remove(spec.name), 'name')
+            tag(lambda: _netns.remove(spec.name), 'name')
         return
-    run = _Run()
-    try:
-        if p.create_ns:
-            if p.remove_stale:
-                _tag(lambda: _netns.remove(spec.name), 'name')
-            _tag(lambda: _netns.create(spec.name), 'name')
-            run.made_ns = True
-        with open_inner() as inner:
-            _apply_links(p, run, outer, inner)
-    except CniNodeError:
-        _rollback(p, run, outer, open_inner)
-        raise
+    made_ns = False
+    with Runner(outer, targets={OUTER: outer}, opens={INNER: open_inner}) as runner:
+        try:
+            if p.create_ns:
+                if p.remove_stale:
+                    tag(lambda: _netns.remove(spec.name), 'name')
+                tag(lambda: _netns.create(spec.name), 'name')
+                made_ns = True
+                runner.made_target(INNER)
+            runner.adapter(INNER)
+            _apply_links(p, runner)
+        except CniNodeError:
+            # A new pair goes with everything on it, a new namespace with everything in it.
+            runner.rollback('removing veth %s again' % spec.veth.peer if spec.veth is not None else '')
+            if made_ns:
+                try:
+                    _netns.remove(spec.name)
+                except CniNodeError:
+                    pass
+            raise
 
 
 def _delete_link(nl, what, index):
@@ -555,98 +482,57 @@ def _delete_link(nl, what, index):
         pass   # went with its other end
 
 
-def _apply_links(p, run, outer, inner):
+def _apply_links(p, runner):
     spec = p.spec
     v = spec.veth
-    nls = {INNER: inner, OUTER: outer}
+    outer, inner = runner.adapter(OUTER), runner.adapter(INNER)
     for side, index, what in p.delete_links:
-        _tag(lambda s=side, i=index, w=what: _delete_link(nls[s], w, i), 'veth')
+        tag(lambda s=side, i=index, w=what: _delete_link(runner.adapter(s), w, i), 'veth')
     if p.create_veth is not None:
-        _tag(lambda: outer.veth_add('creating veth pair %s (in %s) / %s (in %s)'
-                                    % (v.peer, _where(spec.netns), v.name, spec.name),
-                                    v.peer, v.name, peer_netns=spec.path, **p.create_veth),
-             'veth')
+        tag(lambda: outer.veth_add('creating veth pair %s (in %s) / %s (in %s)'
+                                   % (v.peer, _where(spec.netns), v.name, spec.name),
+                                   v.peer, v.name, peer_netns=spec.path, **p.create_veth),
+            'veth')
         peer = outer.link(v.peer)
         if peer is None:
             raise KernelRefused('creating veth %s: the kernel reported success but the link is missing' % v.peer,
                                 param='veth.peer')
-        run.made_veth = peer['index']
-    index = dict(lo=None, inner=None, peer=None)
+        runner.made_link(peer['index'], (PEER, END), OUTER)
+    runner.bind(LO, None)
+    runner.bind(END, None)
     for link in inner.links():
         if link['name'] == 'lo':
-            index['lo'] = link['index']
+            runner.bind(LO, link['index'])
         elif v is not None and link['name'] == v.name:
-            index['inner'] = link['index']
+            runner.bind(END, link['index'])
     if v is not None:
         peer = outer.link(v.peer)
-        index['peer'] = peer['index'] if peer is not None else None
+        runner.bind(PEER, peer['index'] if peer is not None else None)
     # The peer end first (mtu, master, up), then the inside end: lo, mtu, address removals, additions, up,
     # routes (a route through a gateway needs the link up and an address in the gateway's subnet).
-    steps = [s for s in p.steps if s.side == OUTER] + [s for s in p.steps if s.side == INNER]
+    steps = [s for s in p.steps if s.target == OUTER] + [s for s in p.steps if s.target == INNER]
     addressed = any(s.param == 'veth.addresses' for s in steps)
     routed = v is not None and v.routes is not None and (addressed or any(s.param == 'veth.routes' for s in steps))
     for step in steps:
         if step.method == 'addr_add' or step.param == 'veth.routes':
             continue
         if step.param == 'veth.name' and addressed:
-            _additions(p, run, inner, index)
+            _additions(p, runner)
             addressed = False
-        _do(p, run, nls, index, step)
+        runner.run([step])
     if addressed:
-        _additions(p, run, inner, index)
+        _additions(p, runner)
     if routed:
         # Removing addresses can take routes along (the kernel flushes a link's IPv4 routes with its last
         # address): the route steps are worked out again from what is there now.
-        current = _managed_routes(inner.routes(), index['inner'])
-        for step in route_steps(v, current):
-            _do(p, run, nls, index, step)
+        runner.run(route_steps(v, _managed_routes(inner.routes(), runner.resolve(END))))
 
 
-def _additions(p, run, inner, index):
+def _additions(p, runner):
     """Add the missing addresses, as they are after the removals (a removed primary takes its secondaries)."""
     v = p.spec.veth
-    current = _managed_addresses(inner.addresses(), index['inner'], v.addresses)
-    for step in address_steps(v, current):
-        if step.method == 'addr_add':
-            _do(p, run, {INNER: inner}, index, step)
-
-
-def _do(p, run, nls, index, step):
-    target = index[step.target]
-    if target is None:
-        raise NoSuchObject('%s: link %s is gone' % (step.what, step.target), param=step.param)
-    _tag(lambda: _call(nls[step.side], step.method, step.what, target, step.kwargs), step.param)
-    run.done.append((step, target))
-
-
-def _rollback(p, run, outer, open_inner):
-    spec = p.spec
-    if run.made_veth is not None:
-        try:
-            outer.link_del('removing veth %s again' % spec.veth.peer, run.made_veth)
-        except CniNodeError:
-            pass
-    if run.made_ns:
-        try:
-            _netns.remove(spec.name)
-        except CniNodeError:
-            pass
-        return
-    try:
-        with open_inner() as inner:
-            nls = {INNER: inner, OUTER: outer}
-            for step, target in reversed(run.done):
-                if run.made_veth is not None and step.target != 'lo':
-                    continue   # went with the pair
-                try:
-                    if step.method in _UNDO:
-                        _call(nls[step.side], _UNDO[step.method], 'undoing: ' + step.what, target, step.kwargs)
-                    elif step.undo:
-                        _call(nls[step.side], step.method, 'undoing: ' + step.what, target, step.undo)
-                except CniNodeError:
-                    pass
-    except CniNodeError:
-        pass
+    current = _managed_addresses(runner.adapter(INNER).addresses(), runner.resolve(END), v.addresses)
+    runner.run([step for step in address_steps(v, current) if step.method == 'addr_add'])
 
 
 # The whole run -----------------------------------------------------------

@@ -34,12 +34,11 @@ import hashlib
 import ipaddress
 
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
+from ansible_collections.cni.node.plugins.module_utils._linkargs import MAX_MTU, MIN_MTU
 
 # VXLAN encapsulation overhead: outer IP header + UDP (8) + VXLAN (8) +
 # inner Ethernet (14).
 VXLAN_OVERHEAD = {'ipv4': 50, 'ipv6': 70}
-MIN_MTU = 68          # the smallest MTU IPv4 allows on a link
-MAX_MTU = 65535
 _V6_SALT = b'cni.node/vtep/'
 
 

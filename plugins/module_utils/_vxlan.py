@@ -15,23 +15,8 @@ first global IPv4 address, else an IPv6 one that is not temporary,
 deprecated, tentative or dadfailed, permanent ones first, the lowest of a
 kind (``choose_ipv6``).
 
-Per peer, in L3 mode (no ``master``, as flannel's vxlan backend):
-
-- route ``<subnet> via <vtep address> dev <vxlan> onlink`` (protocol
-  ``RTPROT_CNI_NODE``), where the vtep address is the network address of
-  the peer's subnet;
-- permanent neighbour ``<vtep address> lladdr <vtep mac>`` on the device;
-- FDB entry ``<vtep mac> dst <remote>`` on the device.
-
-With ``direct_routing`` a peer whose underlay address is on the local
-underlay subnet gets only ``<subnet> via <remote> dev <underlay>`` instead.
-In L2 mode (``master`` set) each peer is one FDB flood entry
-``00:00:00:00:00:00 dst <remote>``.
-
-Ownership, for purging: routes are ours when they carry our protocol number
-and leave through the VXLAN device or the underlay device; neighbours and
-FDB entries are ours when they are permanent and on the VXLAN device (the
-module owns the device). Anything else is never touched.
+The peers (their checks, entries and the steps reconciling them) are
+``_vxlanpeers``'s.
 
 No Ansible here; pyroute2 only through ``_netlink``.
 """
@@ -40,15 +25,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import ipaddress
 
-from ansible_collections.cni.node.plugins.module_utils import _ifname, _overlay
-from ansible_collections.cni.node.plugins.module_utils._bridge import (
-    check_addresses,
-    check_mac,
-    managed_addresses,
-)
+from ansible_collections.cni.node.plugins.module_utils import _ifname, _linkargs, _overlay, _vxlanpeers
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
@@ -57,12 +36,10 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step, error_text
 
-RTPROT_CNI_NODE = 152   # protocol number of the routes cni_vxlan creates (ip route ... proto 152)
+RTPROT_CNI_NODE = _vxlanpeers.RTPROT_CNI_NODE   # protocol number of the routes cni_vxlan creates
+BATCHED = _vxlanpeers.BATCHED
 DEFAULT_PORT = 4789
 MAX_VNI = 16777215
-MIN_MTU = 68
-MAX_MTU = 65535
-ZERO_MAC = '00:00:00:00:00:00'
 RECREATE = ('vni', 'port', 'local', 'dev', 'gbp')
 # IPv6 address flags (IFA_F_*, linux/if_addr.h) that make an address no tunnel source: it may
 # vanish (temporary: privacy extensions), should not start anything new (deprecated), or may
@@ -74,113 +51,6 @@ IFA_F_TENTATIVE = 0x40
 IFA_F_PERMANENT = 0x80   # configured by hand (not autoconfigured): preferred
 UNUSABLE_V6 = ((IFA_F_TEMPORARY, 'temporary'), (IFA_F_DADFAILED, 'dadfailed'), (IFA_F_DEPRECATED, 'deprecated'),
                (IFA_F_TENTATIVE, 'tentative'))
-
-
-def _text(value):
-    return u'%s' % (value,)
-
-
-def _int(value, param, low, high, what):
-    if isinstance(value, bool):
-        value = None
-    try:
-        number = int(_text(value).strip())
-    except ValueError:
-        number = None
-    if number is None or not low <= number <= high:
-        raise ParameterError('%s %r is out of range: %s takes %d to %d' % (param, value, what, low, high),
-                             param=param)
-    return number
-
-
-class Peer(object):
-    """One normalised peer: remote underlay address, subnet (L3), vtep mac and address."""
-
-    def __init__(self, index, item, family, l2_mode):
-        where = 'peers[%d]' % index
-        if not isinstance(item, dict):
-            raise ParameterError('%s: %r is not a dict with remote, subnet and vtep_mac' % (where, item),
-                                 param='peers')
-        unknown = sorted(set(item) - set(('remote', 'subnet', 'vtep_mac')))
-        if unknown:
-            raise ParameterError('%s: unknown key(s) %s; valid keys are remote, subnet, vtep_mac'
-                                 % (where, ', '.join(unknown)), param='peers')
-        if item.get('remote') in (None, ''):
-            raise ParameterError('%s.remote is required: the peer\'s underlay address' % where, param='peers')
-        self.remote = _overlay.underlay_address(item['remote'], '%s.remote' % where)
-        if self.remote.version != family:
-            raise ParameterError('%s.remote %s is IPv%d but the local underlay address is IPv%d: one VXLAN '
-                                 'device has one underlay family' % (where, self.remote, self.remote.version,
-                                                                     family), param='peers')
-        mac = item.get('vtep_mac')
-        if mac in (None, '', 'auto'):
-            self.vtep_mac = _overlay.vtep_mac(self.remote)
-        else:
-            try:
-                self.vtep_mac = check_mac(mac)
-            except ParameterError as exc:
-                raise ParameterError('%s.vtep_mac: %s' % (where, exc.msg.split(' ', 1)[1]), param='peers')
-        subnet = item.get('subnet')
-        self.subnet = None
-        self.vtep_address = None
-        if l2_mode:
-            if subnet not in (None, ''):
-                raise ParameterError('%s.subnet: subnets are for L3 mode; with master set (L2 mode) a peer is '
-                                     'only its remote' % where, param='peers')
-            return
-        if subnet in (None, ''):
-            raise ParameterError('%s.subnet is required in L3 mode (no master): the peer\'s pod subnet, '
-                                 'e.g. 10.244.2.0/24' % where, param='peers')
-        try:
-            net = ipaddress.ip_network(_text(subnet).strip())
-        except ValueError as exc:
-            raise ParameterError('%s.subnet %r is not a valid CIDR network (%s)' % (where, subnet, exc),
-                                 param='peers')
-        self.subnet = net
-        self.vtep_address = net.network_address
-
-
-def _check_peers(peers, local, l2_mode):
-    if peers is None:
-        return None
-    if not isinstance(peers, (list, tuple)):
-        raise ParameterError('peers must be a list of {remote, subnet, vtep_mac}', param='peers')
-    out = []
-    seen_remote = {}
-    for i, item in enumerate(peers):
-        peer = Peer(i, item, local.version, l2_mode)
-        if peer.remote == local:
-            raise ParameterError('peers[%d].remote %s is this node\'s own underlay address (local): list only '
-                                 'the other nodes' % (i, peer.remote), param='peers')
-        if peer.remote in seen_remote:
-            raise ParameterError('peers[%d] and peers[%d] have the same remote %s'
-                                 % (seen_remote[peer.remote], i, peer.remote), param='peers')
-        seen_remote[peer.remote] = i
-        out.append(peer)
-    if not l2_mode:
-        seen_mac = {}
-        for i, peer in enumerate(out):
-            if peer.vtep_mac in seen_mac:
-                raise ParameterError('peers[%d] and peers[%d] have the same vtep_mac %s: one MAC is one FDB entry'
-                                     % (seen_mac[peer.vtep_mac], i, peer.vtep_mac), param='peers')
-            seen_mac[peer.vtep_mac] = i
-    _check_overlaps(out)
-    return out
-
-
-def _check_overlaps(peers):
-    """Fail when two peers' subnets overlap: one sort, then a sweep (not every pair)."""
-    spans = sorted((p.subnet.version, int(p.subnet.network_address), int(p.subnet.broadcast_address), i)
-                   for i, p in enumerate(peers) if p.subnet is not None)
-    reach = None   # (version, highest end so far, index of its peer)
-    for version, start, end, i in spans:
-        if reach is not None and reach[0] == version and start <= reach[1]:
-            j = reach[2]
-            a, b = sorted((i, j))
-            raise ParameterError('peers[%d].subnet %s overlaps peers[%d].subnet %s'
-                                 % (b, peers[b].subnet, a, peers[a].subnet), param='peers')
-        if reach is None or reach[0] != version or end > reach[1]:
-            reach = (version, end, i)
 
 
 class Spec(object):
@@ -208,19 +78,20 @@ class Spec(object):
         if vni is None:
             raise ParameterError('vni is required with state=present: the VXLAN network identifier, 1 to %d'
                                  % MAX_VNI, param='vni')
-        self.vni = _int(vni, 'vni', 1, MAX_VNI, 'a VXLAN network identifier')
-        self.port = _int(DEFAULT_PORT if port is None else port, 'port', 1, 65535, 'a UDP port')
+        self.vni = _linkargs.check_int(vni, 'vni', 1, MAX_VNI, 'a VXLAN network identifier')
+        self.port = _linkargs.check_int(DEFAULT_PORT if port is None else port, 'port', 1, 65535, 'a UDP port')
         if self.dev is None and self.local is None:
             raise ParameterError('dev or local is required: the underlay link or the local underlay address',
                                  param='dev')
         if mtu in (None, '', 'auto'):
             self.mtu = 'auto'
         else:
-            self.mtu = _int(mtu, 'mtu', MIN_MTU, MAX_MTU, "a link's MTU ('auto' or a number)")
+            self.mtu = _linkargs.check_int(mtu, 'mtu', _linkargs.MIN_MTU, _linkargs.MAX_MTU,
+                                           "a VXLAN device's MTU ('auto' or a number)")
         self.learning = bool(learning)
         self.gbp = bool(gbp)
-        self.mac = 'auto' if mac in (None, '', 'auto') else check_mac(mac)
-        self.addresses = check_addresses(addresses)
+        self.mac = 'auto' if mac in (None, '', 'auto') else _linkargs.check_mac(mac, 'mac', 'a VXLAN device')
+        self.addresses = _linkargs.check_addresses(addresses, 'addresses', '10.244.1.0/32')
         if self.master is not None and self.direct_routing:
             raise ParameterError('direct_routing is for L3 mode: with master set (L2 mode) peers are reached '
                                  'through the bridge', param='direct_routing')
@@ -326,14 +197,7 @@ def choose_ipv6(addresses):
     return chosen[0], None
 
 
-def _route_text(route):
-    if route is None:
-        return None
-    text = u'via %s dev %s' % (route['gateway'], route['dev'])
-    return text + ' onlink' if route.get('onlink') else text
-
-
-class Desired(object):
+class Desired(_vxlanpeers.Entries):
     """What the device and its peers should look like, given the underlay."""
 
     def __init__(self, spec, underlay, links):
@@ -366,40 +230,19 @@ class Desired(object):
             self.master_index = master['index']
         else:
             self.master_index = None
-        self.peers = _check_peers(spec.peers_raw, underlay.local, spec.l2_mode)
-        for i, peer in enumerate(self.peers or ()):
+        peers = _vxlanpeers.check_peers(spec.peers_raw, underlay.local, spec.l2_mode)
+        for i, peer in enumerate(peers or ()):
             if not spec.l2_mode and peer.vtep_mac == self.mac:
                 raise ParameterError('peers[%d].vtep_mac %s is this device\'s own MAC' % (i, peer.vtep_mac),
                                      param='peers')
         if spec.direct_routing and underlay.link is None:
             raise ParameterError('direct_routing needs the underlay link and subnet: local %s is on no link here'
                                  % underlay.local, param='direct_routing')
-        self.routes = {}      # dst -> {gateway, dev, onlink}
-        self.neighbours = {}  # ip -> mac
-        self.fdb = set()      # (mac, remote)
-        self.direct = set()   # remotes routed directly
-        for peer in self.peers or ():
-            remote = peer.remote.compressed
-            if spec.l2_mode:
-                self.fdb.add((ZERO_MAC, remote))
-                continue
-            dst = peer.subnet.with_prefixlen
-            if spec.direct_routing and underlay.network is not None and peer.remote in underlay.network:
-                self.direct.add(remote)
-                self.routes[dst] = dict(gateway=remote, dev=underlay.link['name'], onlink=False)
-                continue
-            vtep = peer.vtep_address.compressed
-            self.routes[dst] = dict(gateway=vtep, dev=spec.name, onlink=True)
-            self.neighbours[vtep] = peer.vtep_mac
-            self.fdb.add((peer.vtep_mac, remote))
-        self.peer_remotes = set(p.remote.compressed for p in self.peers or ())
-        # MACs of the peers reached through the tunnel (L3): their FDB
-        # entries and neighbours belong to listed peers.
-        self.peer_macs = set(mac for mac, _remote in self.fdb if mac != ZERO_MAC)
+        super(Desired, self).__init__(spec, underlay, peers)
 
 
 def read(nl, spec):
-    """Actual state: one dump per object kind. Returns (links, addresses, device dict or None, peer tables)."""
+    """Links, addresses and the device (a dict, or None): one dump each (the peer tables: ``_vxlanpeers``)."""
     links = nl.links()
     addresses = nl.addresses()
     device = None
@@ -409,40 +252,6 @@ def read(nl, spec):
     if device is not None and device['kind'] != 'vxlan':
         raise _ifname.taken(spec.name, device['kind'], 'a VXLAN device', spec.state, spec.netns)
     return links, addresses, device
-
-
-def peer_tables(nl, device, links, underlay_index, wanted_dsts=()):
-    """Routes, neighbours and FDB entries owned by the module (see the module docstring)."""
-    names = dict((l['index'], l['name']) for l in links)
-    tables = dict(routes={}, neighbours={}, fdb=set(), foreign_routes={})
-    index = device['index'] if device is not None else None
-    for r in nl.routes():
-        # The same text as the desired side (ipaddress), whatever the dump printed.
-        r = dict(r, dst=ipaddress.ip_network(r['dst'], strict=False).with_prefixlen,
-                 gateway=ipaddress.ip_address(r['gateway']).compressed if r['gateway'] else None)
-        if r['oif'] is None or r['oif'] not in (index, underlay_index):
-            # Routes elsewhere matter only as obstacles (a dst we need, taken),
-            # except ours through a former underlay link (dev changed).
-            if r['proto'] == RTPROT_CNI_NODE and r['gateway'] is not None and r['dst'] in wanted_dsts:
-                tables['routes'][r['dst']] = dict(gateway=r['gateway'], dev=names.get(r['oif'], r['oif']),
-                                                  onlink=r['onlink'], oif=r['oif'])
-                continue
-            tables['foreign_routes'].setdefault(r['dst'], r)
-            continue
-        if r['proto'] == RTPROT_CNI_NODE and r['gateway'] is not None:
-            tables['routes'][r['dst']] = dict(gateway=r['gateway'], dev=names.get(r['oif'], r['oif']),
-                                              onlink=r['onlink'], oif=r['oif'])
-        else:
-            tables['foreign_routes'].setdefault(r['dst'], r)
-    if index is None:
-        return tables
-    for n in nl.neighbours():
-        if n['index'] == index and n['permanent'] and n['dst'] and n['lladdr']:
-            tables['neighbours'][ipaddress.ip_address(n['dst']).compressed] = n['lladdr']
-    for f in nl.fdb():
-        if f['index'] == index and f['self'] and f['permanent'] and f['dst'] and f['lladdr']:
-            tables['fdb'].add((f['lladdr'], ipaddress.ip_address(f['dst']).compressed))
-    return tables
 
 
 def device_state(device, links, addresses, wanted_addresses=None):
@@ -466,7 +275,7 @@ def device_state(device, links, addresses, wanted_addresses=None):
         master=names.get(device['master']) if device['master'] else None,
         master_index=device['master'] or None,
         up=device['up'],
-        addresses=managed_addresses([a for a in addresses if a['index'] == device['index']], wanted_addresses),
+        addresses=_linkargs.managed_addresses(addresses, wanted_addresses, index=device['index']),
     )
 
 
@@ -500,7 +309,7 @@ def plan(spec, nl):
     want = Desired(spec, underlay, links)
     p.desired = want
     ul_index = underlay.link['index'] if underlay.link is not None else None
-    tables = peer_tables(nl, device, links, ul_index, set(want.routes))
+    tables = _vxlanpeers.peer_tables(nl, device, links, ul_index, set(want.routes))
     wanted_attrs = dict(vni=spec.vni, port=spec.port, local=underlay.local.compressed,
                         dev=underlay.link['name'] if spec.dev is not None else None, gbp=spec.gbp)
     for link in links:
@@ -536,20 +345,20 @@ def plan(spec, nl):
         # steps are made for the new device (everything added again). What
         # the module keeps but does not manage (addresses and peers left
         # out, stale peers without purge_peers) goes onto the new device too.
-        told = _View(spec, p.changes)
+        told = _vxlanpeers.View(spec, p.changes)
         _device_steps(told, path, actual, want, False)
-        _peer_steps(told, path, tables, want, underlay, False, ul_index)
-        work = _View(spec, Changes())
+        _vxlanpeers.peer_steps(told, path, tables, want, underlay, False, ul_index)
+        work = _vxlanpeers.View(spec, Changes())
         _device_steps(work, path, before, want, True,
                       addresses=actual['addresses'] if spec.addresses is None else spec.addresses)
-        _peer_steps(work, path, tables, _carry_over(spec, want, tables, device['index']), underlay, True,
-                    ul_index)
+        _vxlanpeers.peer_steps(work, path, tables, _vxlanpeers.carry_over(spec, want, tables, device['index']),
+                               underlay, True, ul_index)
         p.steps, p.stale = work.steps, told.stale
         p.restore = _restore_plan(spec, device, actual, tables)
         return p
-    view = _View(spec, p.changes)
+    view = _vxlanpeers.View(spec, p.changes)
     _device_steps(view, path, before, want, fresh)
-    _peer_steps(view, path, tables, want, underlay, fresh, ul_index)
+    _vxlanpeers.peer_steps(view, path, tables, want, underlay, fresh, ul_index)
     p.steps, p.stale = view.steps, view.stale
     return p
 
@@ -588,47 +397,8 @@ def _restore_plan(spec, device, actual, tables):
                                                     iface.ip.compressed, iface.network.prefixlen], {}))
     if actual['up']:
         steps.append(Step('up', 'link_set', ['restoring: setting %s up' % name, DEVICE], dict(state='up')))
-    # The entries in the order a run adds them: FDB, neighbours, routes.
-    for mac, remote in sorted(tables['fdb']):
-        steps.append(Step('peers', 'fdb_add', ['restoring: fdb entry %s dst %s' % (mac, remote), DEVICE, mac,
-                                               remote], dict(append=mac == ZERO_MAC)))
-    for ip, mac in sorted(tables['neighbours'].items()):
-        steps.append(Step('peers', 'neigh_set', ['restoring: neighbour %s lladdr %s' % (ip, mac), DEVICE, ip, mac]))
-    for dst, route in sorted(tables['routes'].items()):
-        if route['oif'] == device['index']:
-            steps.append(Step('peers', 'route_add', ['restoring: route %s %s' % (dst, _route_text(route)), dst,
-                                                     DEVICE],
-                              dict(gateway=route['gateway'], onlink=route['onlink'], proto=RTPROT_CNI_NODE)))
+    steps.extend(_vxlanpeers.restore_steps(name, device['index'], tables))
     return create, steps
-
-
-def _carry_over(spec, want, tables, index):
-    """``want`` plus the entries on the old device the module keeps (re-created with the device)."""
-    carry = copy.copy(want)
-    carry.peers = list(want.peers or ())
-    carry.routes, carry.neighbours, carry.fdb = dict(want.routes), dict(want.neighbours), set(want.fdb)
-    if want.peers is not None and spec.purge_peers:
-        return carry
-    for dst, route in tables['routes'].items():
-        if route['oif'] == index and dst not in carry.routes:
-            carry.routes[dst] = dict(gateway=route['gateway'], dev=spec.name, onlink=route['onlink'])
-    for ip, mac in tables['neighbours'].items():
-        carry.neighbours.setdefault(ip, mac)
-    for mac, remote in tables['fdb']:
-        listed = (mac == ZERO_MAC and remote in want.peer_remotes) if spec.l2_mode else mac in want.peer_macs
-        if want.peers is None or not listed:
-            carry.fdb.add((mac, remote))
-    return carry
-
-
-class _View(object):
-    """Where the planners record: the changes told, the steps to run, stale entries kept."""
-
-    def __init__(self, spec, changes):
-        self.spec = spec
-        self.changes = changes
-        self.steps = []
-        self.stale = []
 
 
 def _device_steps(v, path, before, want, fresh, addresses=False):
@@ -670,91 +440,6 @@ def _device_steps(v, path, before, want, fresh, addresses=False):
                             undo=('link_set', dict(state='down'))))
 
 
-def _peer_steps(v, path, tables, want, underlay, fresh, ul_index):
-    spec = v.spec
-    if want.peers is None:
-        return
-    have_routes = {} if fresh else dict(tables['routes'])
-    if fresh:
-        # The device's own routes go with it; direct routes (via any underlay link) stay.
-        have_routes = dict((d, r) for d, r in tables['routes'].items() if r['dev'] != spec.name)
-    have_neigh = {} if fresh else tables['neighbours']
-    have_fdb = set() if fresh else tables['fdb']
-
-    adds, dels = [], []
-    # Routes.
-    for dst, route in sorted(have_routes.items()):
-        wanted = want.routes.get(dst)
-        if wanted is not None and all(route[k] == wanted[k] for k in ('gateway', 'dev', 'onlink')):
-            continue
-        if wanted is None and not spec.purge_peers:
-            v.stale.append(dict(kind='route', dst=dst, route=_route_text(route)))
-            continue
-        if wanted is None:
-            v.changes.add(u'%s/routes/%s' % (path, dst), _route_text(route), None)
-        dels.append(Step('peers', 'route_del', ['removing route %s %s' % (dst, _route_text(route)), dst,
-                                                route['oif']],
-                         dict(gateway=route['gateway'], onlink=route['onlink'], proto=RTPROT_CNI_NODE),
-                         undo=('route_add', dict(gateway=route['gateway'], onlink=route['onlink'],
-                                                 proto=RTPROT_CNI_NODE))))
-    for dst, wanted in sorted(want.routes.items()):
-        have = have_routes.get(dst)
-        if have is not None and all(have[k] == wanted[k] for k in ('gateway', 'dev', 'onlink')):
-            continue
-        foreign = tables['foreign_routes'].get(dst)
-        if foreign is not None and have is None:
-            raise ParameterError('peers: a route to %s exists that cni.node did not create (protocol %s, via %s, '
-                                 'link index %s); remove it or leave this subnet out'
-                                 % (dst, foreign['proto'], foreign['gateway'], foreign['oif']), param='peers')
-        v.changes.add(u'%s/routes/%s' % (path, dst), _route_text(have), _route_text(wanted))
-        oif = DEVICE if wanted['dev'] == spec.name else ul_index
-        adds.append(Step('peers', 'route_add', ['adding route %s %s' % (dst, _route_text(wanted)), dst, oif],
-                         dict(gateway=wanted['gateway'], onlink=wanted['onlink'], proto=RTPROT_CNI_NODE),
-                         undo=('route_del', dict(gateway=wanted['gateway'], onlink=wanted['onlink'],
-                                                 proto=RTPROT_CNI_NODE))))
-    # Neighbours.
-    for ip, mac in sorted(have_neigh.items()):
-        wanted = want.neighbours.get(ip)
-        if wanted == mac:
-            continue
-        if wanted is None and not spec.purge_peers:
-            v.stale.append(dict(kind='neighbour', dst=ip, lladdr=mac))
-            continue
-        if wanted is None:
-            v.changes.add(u'%s/neighbours/%s' % (path, ip), mac, None)
-            dels.append(Step('peers', 'neigh_del', ['removing neighbour %s' % ip, DEVICE, ip], {},
-                             undo=('neigh_set', ['undo', DEVICE, ip, mac], {})))
-    for ip, mac in sorted(want.neighbours.items()):
-        if have_neigh.get(ip) == mac:
-            continue
-        v.changes.add(u'%s/neighbours/%s' % (path, ip), have_neigh.get(ip), mac)
-        adds.append(Step('peers', 'neigh_set', ['setting neighbour %s lladdr %s' % (ip, mac), DEVICE, ip, mac], {},
-                         undo=('neigh_del', ['undo', DEVICE, ip], {}) if have_neigh.get(ip) is None
-                         else ('neigh_set', ['undo', DEVICE, ip, have_neigh[ip]], {})))
-    # Forwarding database.
-    for mac, remote in sorted(have_fdb - want.fdb):
-        if spec.l2_mode:
-            listed = mac == ZERO_MAC and remote in want.peer_remotes
-        else:
-            listed = mac in want.peer_macs
-        if not listed and not spec.purge_peers:
-            v.stale.append(dict(kind='fdb', lladdr=mac, dst=remote))
-            continue
-        v.changes.add(u'%s/fdb/%s/%s' % (path, mac, remote), 'present', 'absent')
-        dels.append(Step('peers', 'fdb_del', ['removing fdb entry %s dst %s' % (mac, remote), DEVICE, mac, remote],
-                         {}, undo=('fdb_add', dict(append=mac == ZERO_MAC))))
-    for mac, remote in sorted(want.fdb - have_fdb):
-        v.changes.add(u'%s/fdb/%s/%s' % (path, mac, remote), 'absent', 'present')
-        adds.append(Step('peers', 'fdb_add', ['adding fdb entry %s dst %s' % (mac, remote), DEVICE, mac, remote],
-                         dict(append=mac == ZERO_MAC), undo=('fdb_del', {})))
-    # Deletions first (a route moving between the tunnel and the underlay
-    # frees its destination), routes before neighbours before FDB entries;
-    # additions the other way round.
-    order = {'route_del': 0, 'neigh_del': 1, 'fdb_del': 2, 'fdb_add': 3, 'neigh_set': 4, 'route_add': 5}
-    v.steps.extend(sorted(dels, key=lambda s: order[s.method]))
-    v.steps.extend(sorted(adds, key=lambda s: order[s.method]))
-
-
 def apply(p, nl):
     """Run the plan; when the kernel refuses a step, undo the run's steps and raise naming the argument."""
     spec = p.spec
@@ -787,9 +472,6 @@ def apply(p, nl):
         if deleted and p.restore is not None:
             _restore(p, nl, exc if isinstance(exc, CniNodeError) else None)
         raise
-
-
-BATCHED = frozenset(('route_add', 'route_del', 'neigh_set', 'neigh_del', 'fdb_add', 'fdb_del'))
 
 
 def _restore(p, nl, exc):

@@ -180,10 +180,11 @@ def test_vlan_filtering_true(module, netns):
     (dict(addresses=['10.0.0.1/33']), 'addresses', 'not a valid CIDR'),
     (dict(name='a-very-long-bridge0'), 'name', 'at most 15'),
     (dict(name='br/0'), 'name', 'not a valid interface name'),
-    (dict(mtu=67), 'mtu', 'out of range'),
-    (dict(mtu=70000), 'mtu', 'out of range'),
-    (dict(mac='01:00:5e:00:00:01'), 'mac', 'multicast'),
-    (dict(mac='zz:00:00:00:00:01'), 'mac', 'not a MAC'),
+    (dict(mtu=67), 'mtu', 'mtu: 67 is out of range: a bridge takes 68 to 65535'),
+    (dict(mtu=70000), 'mtu', 'mtu: 70000 is out of range'),
+    (dict(mac='01:00:5e:00:00:01'), 'mac',
+     "mac: '01:00:5e:00:00:01' is a multicast address: a bridge needs a unicast MAC"),
+    (dict(mac='zz:00:00:00:00:01'), 'mac', "mac: 'zz:00:00:00:00:01' is not a MAC"),
 ])
 def test_bad_input(module, netns, args, param, words):
     name = unique('cnb')

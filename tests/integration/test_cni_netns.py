@@ -7,7 +7,9 @@ harness's throwaway "node" namespace (the module's ``netns`` argument), so
 the host's own links, routes and docker0 are never touched. Pod namespaces
 are removed in fixtures, also when a test fails. The main scenario runs
 under both pyroute2 generations (venv: 0.9.x, Debian's /usr/bin/python3:
-0.7.x; the harness's ``interpreter`` fixture).
+0.7.x; the harness's ``interpreter`` fixture). The last tests drive
+``_netns`` itself: a named namespace made, entered and removed without a
+command (its parts that need no root: tests/unit/test_netns.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,6 +24,9 @@ import time
 import pytest
 
 from conftest import INTERPRETERS, sh, unique
+
+from ansible_collections.cni.node.plugins.module_utils import _netns
+from ansible_collections.cni.node.plugins.module_utils._errors import NamespaceNotFound, ObjectExists
 
 
 def netns_list():
@@ -373,8 +378,8 @@ BAD = [
     (dict(veth=dict(routes=[dict(dst='10.0.0.0/33')])), 'veth.routes', 'not a valid CIDR'),
     (dict(veth=dict(routes=[dict(dst='10.0.0.0/8', via='fd00::1')])), 'veth.routes', 'IPv4 but via'),
     (dict(veth=dict(routes=[dict(dst='default', via='gateway')])), 'veth.routes', 'not an IP address'),
-    (dict(veth=dict(mtu=67)), 'veth.mtu', 'out of range'),
-    (dict(veth=dict(mtu=70000)), 'veth.mtu', 'out of range'),
+    (dict(veth=dict(mtu=67)), 'veth.mtu', 'veth.mtu: 67 is out of range: a veth takes 68 to 65535'),
+    (dict(veth=dict(mtu=70000)), 'veth.mtu', 'veth.mtu: 70000 is out of range'),
     (dict(veth=dict(master='cnt-nobridge')), 'veth.master', 'no bridge called'),
     (dict(netns='cnt-missing0'), 'netns', 'does not exist'),
 ]
@@ -450,3 +455,56 @@ def test_look_alike_pair_is_not_taken(module, node, pod):
     finally:
         for name in others:
             remove_netns(name)
+
+
+# _netns itself: named namespaces made, entered and removed without a command ------------------------
+
+def own():
+    return os.stat('/proc/thread-self/ns/net').st_ino
+
+
+def test_a_namespace_is_made_as_ip_netns_makes_it_entered_and_removed():
+    name = unique()
+    try:
+        assert _netns.status(name) == _netns.ABSENT
+        path = _netns.create(name)
+        assert path == '/run/netns/' + name and _netns.status(name) == _netns.PRESENT
+        assert name in netns_list()
+        assert sh('ip', 'netns', 'exec', name, 'ip', '-o', 'link', 'show').split()[1] == 'lo:'
+        with pytest.raises(ObjectExists) as err:
+            _netns.create(name)
+        assert err.value.param == 'name' and path in err.value.msg
+        assert _netns.resolve(name) == path and _netns.same(name, path)
+        assert not _netns.same(name, '/proc/self/ns/net')
+        home = own()
+        with _netns.entered(name) as where:
+            assert where == path and own() == os.stat(path).st_ino != home
+        assert own() == home
+        with pytest.raises(RuntimeError):
+            with _netns.entered(name):
+                raise RuntimeError('the block fails')
+        assert own() == home, 'the thread did not come back'
+        _netns.remove(name)
+        assert _netns.status(name) == _netns.ABSENT and name not in netns_list()
+        assert not os.path.lexists(path)
+        _netns.remove(name)   # already gone: fine
+        with pytest.raises(NamespaceNotFound):
+            _netns.resolve(name)
+    finally:
+        remove_netns(name)
+
+
+def test_a_stale_entry_is_told_apart_and_removed():
+    """An empty file under /run/netns (a bind mount that is gone): stale, not present, and removable."""
+    name = unique()
+    try:
+        path = _netns.create(name)
+        sh('umount', path)
+        assert os.path.exists(path) and _netns.status(name) == _netns.STALE
+        with pytest.raises(NamespaceNotFound) as err:
+            _netns.resolve(name)
+        assert err.value.msg == 'netns %r: %s is not a network namespace file' % (name, path)
+        _netns.remove(name)
+        assert not os.path.lexists(path) and _netns.status(name) == _netns.ABSENT
+    finally:
+        remove_netns(name)

@@ -536,9 +536,9 @@ def test_ipv6_underlay_address_choice_is_deterministic_and_waits_for_a_tentative
 
 
 BAD = [
-    (dict(vni=0), 'vni'),
+    (dict(vni=0), 'vni: 0 is out of range: a VXLAN network identifier takes 1 to 16777215'),
     (dict(vni=16777216), 'vni'),
-    (dict(port=0), 'port'),
+    (dict(port=0), 'port: 0 is out of range: a UDP port takes 1 to 65535'),
     (dict(port=70000), 'port'),
     (dict(addresses=['10.244.1.0/33']), 'addresses'),
     (dict(addresses=['not-an-address/32']), 'addresses'),
@@ -548,10 +548,13 @@ BAD = [
     (dict(peers=[dict(remote='198.51.100.3', subnet='10.244.3.0/24'),
                  dict(remote='198.51.100.4', subnet='10.244.3.128/25')]), 'overlaps'),
     (dict(mtu='9000'), 'mtu 9000 is above'),
-    (dict(mtu='20'), 'mtu'),
+    (dict(mtu='20'), "mtu: '20' is out of range"),
     (dict(mtu='lots'), 'mtu'),
     (dict(dev='nosuchdev'), 'dev'),
-    (dict(mac='01:00:5e:00:00:01'), 'mac'),
+    (dict(mac='01:00:5e:00:00:01'), "mac: '01:00:5e:00:00:01' is a multicast address: a VXLAN device needs a "
+                                    'unicast MAC'),
+    (dict(peers=[dict(remote='198.51.100.3', subnet='10.244.3.0/24', vtep_mac='01:00:5e:00:00:01')]),
+     "peers[0].vtep_mac: '01:00:5e:00:00:01' is a multicast address: a VXLAN tunnel endpoint needs a unicast MAC"),
     (dict(netns='cnt-does-not-exist'), 'cnt-does-not-exist'),
 ]
 

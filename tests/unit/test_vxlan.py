@@ -1,16 +1,13 @@
 # -*- coding: utf-8 -*-
-"""The pure parts of cni_vxlan and of the bulk rtnetlink codec (no kernel needed)."""
+"""The pure parts of cni_vxlan: arguments, peers, the underlay and the desired entries (no kernel needed)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import socket
-import struct
-
 import pytest
 
-from ansible_collections.cni.node.plugins.module_utils import _rtnl, _vxlan
+from ansible_collections.cni.node.plugins.module_utils import _vxlan
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
 LINKS = [
@@ -38,19 +35,20 @@ def desired(**kw):
 
 
 @pytest.mark.parametrize('kw,param,needle', [
-    (dict(vni=0), 'vni', 'out of range'),
+    (dict(vni=0), 'vni', 'vni: 0 is out of range: a VXLAN network identifier takes 1 to 16777215'),
     (dict(vni=16777216), 'vni', '1 to 16777215'),
     (dict(vni=None), 'vni', 'required'),
-    (dict(vni=True), 'vni', 'out of range'),
+    (dict(vni=True), 'vni', 'vni: True is out of range'),
     (dict(port=0), 'port', '1 to 65535'),
     (dict(port=65536), 'port', 'UDP port'),
-    (dict(mtu='67'), 'mtu', 'out of range'),
+    (dict(mtu='67'), 'mtu', "mtu: '67' is out of range: a VXLAN device's MTU ('auto' or a number) takes 68 to 65535"),
     (dict(mtu='big'), 'mtu', "'auto' or a number"),
     (dict(dev=None), 'dev', 'dev or local is required'),
     (dict(dev='vxlan0'), 'dev', 'the VXLAN device itself'),
     (dict(local='300.1.1.1'), 'local', 'not an IPv4 or IPv6 address'),
-    (dict(mac='ff:ff:ff:ff:ff:ff'), 'mac', 'multicast'),
-    (dict(addresses=['10.0.0.1']), 'addresses', 'no prefix length'),
+    (dict(mac='ff:ff:ff:ff:ff:ff'), 'mac',
+     "mac: 'ff:ff:ff:ff:ff:ff' is a multicast address: a VXLAN device needs a unicast MAC"),
+    (dict(addresses=['10.0.0.1']), 'addresses', "addresses: '10.0.0.1' has no prefix length"),
     (dict(state='gone'), 'state', 'present or absent'),
     (dict(master='cni0', direct_routing=True), 'direct_routing', 'L3 mode'),
     (dict(name='a-name-far-too-long'), 'name', 'at most 15'),
@@ -71,7 +69,8 @@ def test_spec_refuses_bad_arguments_naming_them(kw, param, needle):
       dict(remote='192.168.10.12', subnet='10.244.3.0/24')], 'same remote'),
     ([dict(remote='192.168.10.12', subnet='10.244.2.0/24'),
       dict(remote='192.168.10.13', subnet='10.244.0.0/16')], 'peers[1].subnet 10.244.0.0/16 overlaps peers[0]'),
-    ([dict(remote='192.168.10.12', subnet='10.244.2.0/24', vtep_mac='zz')], 'peers[0].vtep_mac'),
+    ([dict(remote='192.168.10.12', subnet='10.244.2.0/24', vtep_mac='zz')],
+     "peers[0].vtep_mac: 'zz' is not a MAC address (six hex octets, e.g. 02:42:ac:11:00:01)"),
     ([dict(remote='192.168.10.12', subnet='10.244.2.0/24', color='red')], 'unknown key'),
     (['192.168.10.12'], 'not a dict'),
 ])
@@ -80,6 +79,20 @@ def test_peers_are_checked(peers, needle):
         desired(peers=peers)
     assert err.value.param == 'peers'
     assert needle in err.value.msg
+
+
+@pytest.mark.parametrize('mac,problem', [
+    ('01:00:5e:00:00:01', "'01:00:5e:00:00:01' is a multicast address: a VXLAN tunnel endpoint needs a unicast MAC"),
+    ('00:00:00:00:00:00', "'00:00:00:00:00:00' is the zero address: a VXLAN tunnel endpoint needs a unicast MAC"),
+    ('02:00:00:00:04', "'02:00:00:00:04' is not a MAC address (six hex octets, e.g. 02:42:ac:11:00:01)"),
+])
+def test_a_bad_peer_mac_names_the_peer_and_its_vtep_mac(mac, problem):
+    peers = [dict(remote='198.51.100.%d' % i, subnet='10.244.%d.0/24' % i) for i in range(1, 5)]
+    peers[3]['vtep_mac'] = mac
+    with pytest.raises(ParameterError) as err:
+        desired(peers=peers)
+    assert err.value.param == 'peers'
+    assert err.value.msg == 'peers[3].vtep_mac: ' + problem
 
 
 def test_l2_peers_take_no_subnet():
@@ -236,36 +249,6 @@ def test_local_given_is_taken_whatever_its_flags():
     addresses = [v6('2001:db8::5', PERMANENT | DEPRECATED)]
     got = _vxlan.resolve_underlay(spec(local='2001:db8::5'), LINKS, addresses)
     assert got.local.compressed == '2001:db8::5' and got.link['name'] == 'eth0'
-
-
-def test_rtnl_route_request_decodes_to_what_was_asked():
-    msg_type, flags, body = _rtnl.route(True, '10.244.2.0/24', 7, gateway='10.244.2.0', onlink=True, proto=152)
-    assert msg_type == _rtnl.RTM_NEWROUTE and flags & _rtnl.NLM_F_CREATE and flags & _rtnl.NLM_F_EXCL
-    assert _rtnl.route_dict(body, 0) == dict(family=4, dst='10.244.2.0/24', gateway='10.244.2.0', oif=7,
-                                             table=254, proto=152, scope=0, type=1, onlink=True, priority=None)
-    _t, flags, body = _rtnl.route(True, 'fd00:2::/64', 7, gateway='fd00:2::', replace=True)
-    assert flags & _rtnl.NLM_F_REPLACE and not flags & _rtnl.NLM_F_EXCL
-    assert _rtnl.route_dict(body, 0)['dst'] == 'fd00:2::/64'
-    msg_type, _f, body = _rtnl.route(False, '10.244.2.0/24', 7, proto=152)
-    assert msg_type == _rtnl.RTM_DELROUTE and _rtnl.route_dict(body, 0)['scope'] == 255
-
-
-def test_rtnl_neighbour_and_fdb_requests_decode():
-    _t, _f, body = _rtnl.neigh(True, 5, '10.244.3.0', '0e:04:c6:33:64:03')
-    assert _rtnl.neigh_dict(body, 0) == dict(index=5, family=4, dst='10.244.3.0', lladdr='0e:04:c6:33:64:03',
-                                             state=0x80, permanent=True, flags=0)
-    msg_type, flags, body = _rtnl.fdb(True, 5, '00:00:00:00:00:00', '192.0.2.2', append=True)
-    assert msg_type == _rtnl.RTM_NEWNEIGH and flags & _rtnl.NLM_F_APPEND
-    assert _rtnl.fdb_dict(body, 0) == dict(index=5, lladdr='00:00:00:00:00:00', dst='192.0.2.2', state=0xc0,
-                                           permanent=True, self=True, master=None)
-
-
-def test_rtnl_attributes_are_padded_and_skipped_safely():
-    attr = _rtnl._attr(1, b'\x01\x02\x03')
-    assert len(attr) == 8 and struct.unpack('=HH', attr[:4]) == (7, 1)
-    # A truncated attribute header ends the parse instead of looping.
-    assert _rtnl._attrs(b'\x00\x00\x01\x00', 0) == {}
-    assert _rtnl._ip_text(socket.inet_pton(socket.AF_INET6, 'fd00::1')) == 'fd00::1'
 
 
 def test_drift_paths_map_to_parameters():

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""The shared pieces of the link cores: the interface name check and the step runner (no kernel needed)."""
+"""The step runner of the link cores: steps run in order, refusals named, rollback newest first (no kernel
+needed)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -7,117 +8,14 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.cni.node.plugins.module_utils import _bridge, _namedns, _steps, _vxlan
+from ansible_collections.cni.node.plugins.module_utils import _steps
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
     NoSuchObject,
-    ParameterError,
 )
-from ansible_collections.cni.node.plugins.module_utils._ifname import check_ifname, taken
 from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step
 
-# Interface names -------------------------------------------------------------
-
-
-@pytest.mark.parametrize('name', ['eth0', 'cni0', 'a', 'x' * 15, 'br-1.100', u'br\u00e9' * 3, 'veth@1', '...'])
-def test_valid_interface_names(name):
-    assert check_ifname(name, 'dev') == name
-
-
-@pytest.mark.parametrize('name,needle', [
-    ('', 'dev: an interface name is required'),
-    (None, 'dev: an interface name is required'),
-    (7, 'dev: an interface name is required'),
-    ('x' * 16, "dev 'xxxxxxxxxxxxxxxx' is 16 bytes long: a Linux interface name has at most 15"),
-    (u'\u00e9' * 8, 'is 16 bytes long: a Linux interface name has at most 15'),
-    ('.', "dev '.' is not a valid interface name (1 to 15 bytes of UTF-8, no NUL, '/', ':', '%' or whitespace; "
-          "not '.' or '..')"),
-    ('..', "not '.' or '..'"),
-    ('a/b', 'is not a valid interface name'),
-    ('a:b', 'is not a valid interface name'),
-    ('a b', 'is not a valid interface name'),
-    ('a\tb', 'is not a valid interface name'),
-    ('eth0\n', 'is not a valid interface name'),
-])
-def test_invalid_interface_names_name_the_argument(name, needle):
-    with pytest.raises(ParameterError) as err:
-        check_ifname(name, 'dev')
-    assert err.value.param == 'dev'
-    assert needle in err.value.msg
-    assert err.value.msg.startswith('dev')
-
-
-# What the kernel's dev_valid_name refuses, on the UTF-8 bytes: NUL, '/', ':' and the bytes its isspace()
-# matches (0x09-0x0d, 0x20, 0xa0, also inside a multi-byte character); '%' is a name template to the kernel.
-@pytest.mark.parametrize('name,needle', [
-    ('vx%d', "dev 'vx%d' is not a valid interface name: the kernel reads '%' as a name template (vx%d becomes vx0"),
-    ('%', 'name template'),
-    ('a%sb', 'name template'),
-    ('a\x00b', 'it contains a NUL'),
-    ('a/b', "it contains '/'"),
-    ('a:b', "it contains ':'"),
-    ('a b', 'it contains whitespace (byte 0x20)'),
-    ('a\tb', 'it contains whitespace (byte 0x09)'),
-    ('a\nb', 'it contains whitespace (byte 0x0a)'),
-    ('a\x0bb', 'it contains whitespace (byte 0x0b)'),
-    ('a\x0cb', 'it contains whitespace (byte 0x0c)'),
-    ('a\rb', 'it contains whitespace (byte 0x0d)'),
-    (u'a\u00a0b', "it contains '\\xa0', whose UTF-8 bytes c2 a0 include 0xa0, a byte the kernel reads as whitespace"),
-    (u'br\u00e0', "it contains '\xe0', whose UTF-8 bytes c3 a0 include 0xa0"),
-    (u'a\u0800', 'whose UTF-8 bytes e0 a0 80 include 0xa0'),
-    (u'a\u2020', 'whose UTF-8 bytes e2 80 a0 include 0xa0'),
-    (u'a\udc80', 'not valid UTF-8 text'),
-])
-def test_names_the_kernel_refuses_or_misreads_are_refused_on_their_bytes(name, needle):
-    with pytest.raises(ParameterError) as err:
-        check_ifname(name, 'dev')
-    assert err.value.param == 'dev'
-    assert err.value.msg.startswith('dev %r is not a valid interface name' % name), err.value.msg
-    assert needle in err.value.msg, err.value.msg
-    assert err.value.msg.endswith("(1 to 15 bytes of UTF-8, no NUL, '/', ':', '%' or whitespace; not '.' or '..')")
-
-
-# Python's isspace() and \s match more than the kernel's isspace(): these the kernel takes as they are.
-@pytest.mark.parametrize('name', ['a\x1cb', 'a\x1db', 'a\x1eb', 'a\x1fb', u'a\x85b', u'a\u2000b', u'a\u2028b',
-                                  u'a\u3000b', u'a\u1680b', u'a\u00e9b', 'a\x7fb', 'a!#$&*b'])
-def test_bytes_the_kernel_accepts_are_accepted_even_where_python_sees_whitespace(name):
-    assert check_ifname(name, 'dev') == name
-
-
-@pytest.mark.parametrize('make,param,required', [
-    (_bridge.Spec, 'name', 'name: a bridge name is required'),
-    (lambda n: _vxlan.Spec(n, vni=1, dev='eth0'), 'name', 'name: a VXLAN device name is required'),
-    (lambda n: _vxlan.Spec('vx0', vni=1, dev=n or 7), 'dev', 'dev: an interface name is required'),
-    (lambda n: _vxlan.Spec('vx0', vni=1, dev='eth0', master=n or 7), 'master',
-     'master: an interface name is required'),
-    (lambda n: _namedns.VethSpec(n, 'vh0'), 'veth.name', 'veth.name: an interface name is required'),
-    (lambda n: _namedns.VethSpec('eth0', n), 'veth.peer', 'veth.peer: an interface name is required'),
-    (lambda n: _namedns.VethSpec('eth0', 'vh0', master=n or 7), 'veth.master',
-     'veth.master: an interface name is required'),
-])
-def test_every_link_name_argument_uses_the_one_check(make, param, required):
-    for bad, needle in ((None, required), ('a-name-far-too-long', 'at most 15'),
-                        ('br/0', 'not a valid interface name')):
-        with pytest.raises(ParameterError) as err:
-            make(bad)
-        assert err.value.param == param, err.value.msg
-        assert err.value.msg.startswith(param + (':' if bad is None else ' ')), err.value.msg
-        assert needle in err.value.msg
-
-
-def test_taken_says_what_the_link_is_and_what_to_do():
-    err = taken('cni0', 'veth', 'a bridge')
-    assert err.param == 'name' and err.details == dict(kind='veth')
-    assert err.msg == "name: a link called 'cni0' exists already and is a veth, not a bridge; the module does " \
-                      "not replace it"
-    err = taken('eth0', None, 'a VXLAN device', state='absent', netns='ns1')
-    assert err.details == dict(kind=None)
-    assert "exists in network namespace 'ns1' and is of no kind (a physical device?)" in err.msg
-    assert 'state=absent removes only a VXLAN device and never deletes a link of another kind' in err.msg
-
-
-# The step runner -------------------------------------------------------------
 
 class Recorder(object):
     """An adapter that records calls; ``refuse`` holds what-texts to refuse, ``broken`` breaks ``batch``."""
@@ -373,3 +271,129 @@ def test_replay_goes_on_past_refusals_single_steps_first_then_one_bulk_request()
     assert refused == ['b: Invalid argument (errno -22)']
     assert nl.calls == [('link_set', 'a', 7), ('link_set', 'b', 7), ('link_set', 'c', 7),
                         ('batch', [('route_add', 'r', '10.1.0.0/16', 7)])]
+
+
+# Named targets: more than one adapter -----------------------------------------
+
+class Opener(object):
+    """A callable that opens ``adapter`` as a context manager, counting opens and closes."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+        self.opened = self.closed = 0
+
+    def __call__(self):
+        self.opened += 1
+        return self
+
+    def __enter__(self):
+        return self.adapter
+
+    def __exit__(self, *exc_info):
+        self.closed += 1
+        return False
+
+
+LO, END, PEER = _steps.Placeholder('lo'), _steps.Placeholder('inner'), _steps.Placeholder('peer')
+
+
+def on(target, name, link, undo=True, param='p'):
+    return Step(param, 'link_set', [name, link], {}, undo=('link_set_undo', {}) if undo else None, target=target)
+
+
+def test_steps_go_through_their_targets_adapter_opened_when_first_needed_and_closed_at_the_end():
+    host, inside = Recorder(), Recorder()
+    opener = Opener(inside)
+    with Runner(host, targets={'host': host}, opens={'ns': opener}) as runner:
+        runner.bind(LO, 1)
+        runner.bind(PEER, 7)
+        runner.run([on('host', 'a', PEER)])
+        assert opener.opened == 0
+        runner.run([on('ns', 'b', LO), on(None, 'c', PEER), on('ns', 'd', LO)])
+        assert runner.adapter('ns') is inside and opener.opened == 1 and opener.closed == 0
+    assert opener.closed == 1
+    assert host.calls == [('link_set', 'a', 7), ('link_set', 'c', 7)]
+    assert inside.calls == [('link_set', 'b', 1), ('link_set', 'd', 1)]
+
+
+def test_placeholders_stand_in_args_and_kwargs_and_an_unbound_one_is_a_gone_link():
+    nl = Recorder()
+    runner = Runner(nl)
+    runner.bind(END, 4)
+    route = _steps.inverse_step('veth.routes', 'route_add', ['r'], dict(dst='10.0.0.0/8', oif=END))
+    assert route.placeholders == set([END]) and not route.on_device
+    runner.run([route])
+    assert runner.done == [route]
+    runner.bind(END, None)
+    with pytest.raises(NoSuchObject) as err:
+        runner.run([on(None, 'setting mtu on eth0', END, param='veth.mtu')])
+    assert err.value.param == 'veth.mtu' and err.value.msg == 'setting mtu on eth0: link inner is gone'
+    with pytest.raises(NoSuchObject) as err:
+        runner.run([on(None, 'x', PEER)])      # never bound
+    assert err.value.msg == 'x: link peer is gone'
+    assert nl.calls == [('route_add', 'r')] and runner.done == [route]
+    del nl.calls[:]
+    runner.bind(END, 4)
+    runner.rollback('unused')
+    assert nl.calls == [('route_del', 'undoing: r')]
+
+
+def test_a_made_link_takes_the_steps_on_any_of_its_placeholders_along():
+    """A veth pair the run made: deleting one end (through its target's adapter) takes both ends' steps."""
+    host, inside = Recorder(), Recorder()
+    runner = Runner(None, targets={'outer': host, 'inner': inside})
+    runner.made_link(20, (PEER, END), 'outer')
+    for placeholder, index in ((LO, 1), (END, 21), (PEER, 20)):
+        runner.bind(placeholder, index)
+    runner.run([on('outer', 'peer up', PEER), on('inner', 'lo up', LO), on('inner', 'end up', END)])
+    runner.rollback('removing veth vh0 again')
+    assert host.calls == [('link_set', 'peer up', 20), ('link_del', 'removing veth vh0 again', 20)]
+    assert inside.calls == [('link_set', 'lo up', 1), ('link_set', 'end up', 21), ('link_set_undo', 'undoing: lo up', 1)]
+
+
+def test_the_steps_through_a_target_the_run_made_are_not_undone():
+    """A namespace the run made goes with everything in it; the steps elsewhere are undone."""
+    host, inside = Recorder(), Recorder()
+    runner = Runner(host, opens={'inner': Opener(inside)})
+    runner.made_target('inner')
+    runner.bind(LO, 1)
+    runner.bind(PEER, 7)
+    runner.run([on(None, 'peer up', PEER), on('inner', 'lo up', LO)])
+    del host.calls[:], inside.calls[:]
+    runner.rollback('unused')
+    assert host.calls == [('link_set_undo', 'undoing: peer up', 7)] and inside.calls == []
+
+
+def test_undos_newest_first_across_targets_bulk_ones_per_target_first():
+    host, inside = Recorder(), Recorder()
+    runner = Runner(host, batched=BATCHED, targets={'inner': inside})
+    runner.done = [
+        _steps.inverse_step('peers', 'route_add', ['r1', '10.1.0.0/16', 3]),
+        on('inner', 'a', 5),
+        _steps.inverse_step('peers', 'route_del', ['r2', '10.2.0.0/16', 4], target='inner'),
+        on(None, 'b', 3),
+        _steps.inverse_step('peers', 'route_add', ['r3', '10.3.0.0/16', 3]),
+    ]
+    runner.rollback('unused')
+    assert host.calls == [('batch', [('route_del', 'undoing: r3', '10.3.0.0/16', 3),
+                                     ('route_del', 'undoing: r1', '10.1.0.0/16', 3)]),
+                          ('link_set_undo', 'undoing: b', 3)]
+    assert inside.calls == [('batch', [('route_add', 'undoing: r2', '10.2.0.0/16', 4)]),
+                            ('link_set_undo', 'undoing: a', 5)]
+
+
+def test_an_error_that_starts_with_its_argument_already_is_not_named_twice():
+    def fail():
+        raise KernelRefused('name: cannot access /run/netns/x')
+    with pytest.raises(KernelRefused) as err:
+        _steps.tag(fail, 'name')
+    assert err.value.msg == 'name: cannot access /run/netns/x' and err.value.param == 'name'
+
+
+def test_inverse_steps_and_targets_print_readably():
+    step = _steps.inverse_step('veth.addresses', 'addr_add', ['x', END], dict(address='10.0.0.1', prefixlen=24),
+                               'inner')
+    assert step.undo == ('addr_del', dict(address='10.0.0.1', prefixlen=24))
+    assert repr(step) == ("Step('veth.addresses', 'addr_add', ['x', inner], {'address': '10.0.0.1', "
+                          "'prefixlen': 24}, undo=('addr_del', {'address': '10.0.0.1', 'prefixlen': 24}), "
+                          "target='inner')")
