@@ -6,12 +6,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps lab demo demo-clean test sanity lint unit integration molecule build-test bench clean
+.PHONY: help deps lab demo demo-clean test sanity lint unit matrix integration molecule build-test bench clean
 
 help:
 	@echo "make demo    bring up the 3-node lab, apply the overlay profile, prove pod-to-pod traffic"
 	@echo "make demo-clean  remove the demo lab"
-	@echo "make test    run every test suite (sanity, lint, unit, integration, build, molecule)"
+	@echo "make test    run every test suite (sanity, lint, unit, matrix, integration, build, molecule)"
 	@echo "make bench   run the benchmarks, rewrite docs/performance.md (BENCH=\"vxlan profile\" a subset, BENCH_FULL=1 long loops)"
 
 deps:
@@ -37,6 +37,8 @@ lint:
 	bash hack/test.sh lint
 unit:
 	bash hack/test.sh unit
+matrix:
+	bash hack/test.sh matrix
 integration:
 	bash hack/test.sh integration
 build-test:

@@ -85,22 +85,30 @@ def ns_write(netns, key, value):
     sh('ip', 'netns', 'exec', netns, 'sysctl', '-q', '-w', '%s=%s' % (key, value))
 
 
-def run_module(name, args, check=False, diff=True, python=None):
-    """Run a cni.node module as Ansible would; return its JSON result."""
+def run_module(name, args, check=False, diff=True, python=None, prefix=(), tmp_dir=None, timeout=None):
+    """Run a cni.node module as Ansible would; return its JSON result.
+
+    The module reads its arguments from a JSON file (in ``tmp_dir``, the
+    system's temporary directory by default), with check and diff mode
+    passed the way Ansible passes them. ``prefix`` goes before the command,
+    e.g. ``('ip', 'netns', 'exec', NAME)`` to run it inside a namespace.
+    """
     payload = dict(args)
     payload['_ansible_check_mode'] = check
     payload['_ansible_diff'] = diff
     root = os.environ['CNI_NODE_COLLECTIONS_ROOT']
-    with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as f:
+    fd, path = tempfile.mkstemp(suffix='.json', dir=tmp_dir)
+    with os.fdopen(fd, 'w') as f:
         json.dump({'ANSIBLE_MODULE_ARGS': payload}, f)
     try:
         env = dict(os.environ, PYTHONPATH=root)
         proc = subprocess.run(
-            [python or sys.executable, '-m', 'ansible_collections.cni.node.plugins.modules.%s' % name, f.name],
+            list(prefix) + [python or sys.executable, '-m',
+                            'ansible_collections.cni.node.plugins.modules.%s' % name, path],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd='/',
-            check=False)
+            check=False, timeout=timeout)
     finally:
-        os.unlink(f.name)
+        os.unlink(path)
     try:
         result = json.loads(proc.stdout)
     except ValueError:

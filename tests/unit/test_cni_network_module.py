@@ -12,19 +12,7 @@ import pytest
 
 from ansible_collections.cni.node.plugins.modules import cni_network
 
-patch_module_args = pytest.importorskip('ansible.module_utils.testing').patch_module_args
-
 PLUGINS = [{'type': 'bridge', 'bridge': 'cnb0', 'ipam': {'type': 'host-local', 'subnet': '10.254.9.0/24'}}]
-
-
-def run_main(capsys, args, check=False):
-    args = dict(args, _ansible_check_mode=check, _ansible_diff=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            cni_network.main()
-    out = json.loads(capsys.readouterr().out)
-    out['rc'] = exc.value.code
-    return out
 
 
 def base(tmp_path, **kw):
@@ -33,24 +21,24 @@ def base(tmp_path, **kw):
     return args
 
 
-def test_check_then_write_then_no_change(capsys, tmp_path):
-    res = run_main(capsys, base(tmp_path), check=True)
+def test_check_then_write_then_no_change(run_main, tmp_path):
+    res = run_main(cni_network, base(tmp_path), check=True)
     assert res['rc'] == 0 and res['changed'] is True and os.listdir(str(tmp_path)) == []
     assert res['path'] == str(tmp_path / '10-podnet.conflist') and res['cni_version'] == '1.0.0'
     assert res['config']['plugins'] == PLUGINS and res['removed'] == []
     assert res['default_network'] == {'path': res['path'], 'name': 'podnet'}
     assert any(d.get('after_header', '').startswith(res['path']) for d in res['diff'])
-    res = run_main(capsys, base(tmp_path))
+    res = run_main(cni_network, base(tmp_path))
     assert res['changed'] is True and os.listdir(str(tmp_path)) == ['10-podnet.conflist']
-    res = run_main(capsys, base(tmp_path))
+    res = run_main(cni_network, base(tmp_path))
     assert res['changed'] is False and res['drift'] == [] and res['diff'] == []
 
 
-def test_backup_of_replaced_and_removed_files(capsys, tmp_path):
+def test_backup_of_replaced_and_removed_files(run_main, tmp_path):
     old = {'cniVersion': '0.3.1', 'name': 'old', 'plugins': [{'type': 'loopback'}]}
     (tmp_path / '05-old.conflist').write_text(json.dumps(old))
-    run_main(capsys, base(tmp_path))
-    res = run_main(capsys, base(tmp_path, cni_version='0.4.0', exclusive=True, backup=True))
+    run_main(cni_network, base(tmp_path))
+    res = run_main(cni_network, base(tmp_path, cni_version='0.4.0', exclusive=True, backup=True))
     assert res['changed'] is True and res['removed'] == [str(tmp_path / '05-old.conflist')]
     assert len(res['backup_files']) == 2 and res['backup_file'].startswith(res['path'] + '.')
     names = sorted(os.listdir(str(tmp_path)))
@@ -68,7 +56,7 @@ def test_backup_of_replaced_and_removed_files(capsys, tmp_path):
     (dict(mode='rw'), 'mode', 'mode'),
     (dict(owner='no-such-user-cni'), 'owner', 'no such user'),
 ])
-def test_errors_name_the_parameter(capsys, tmp_path, kw, param, words):
-    res = run_main(capsys, base(tmp_path, **kw))
+def test_errors_name_the_parameter(run_main, tmp_path, kw, param, words):
+    res = run_main(cni_network, base(tmp_path, **kw))
     assert res['rc'] == 1 and res['failed'] is True and res['param'] == param and words in res['msg']
     assert os.listdir(str(tmp_path)) == []

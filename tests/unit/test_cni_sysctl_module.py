@@ -1,32 +1,19 @@
 # -*- coding: utf-8 -*-
 """cni_sysctl's edge: arguments in, exit_json/fail_json out (no root needed).
 
-Runs main() in-process with ansible-core's patch_module_args, in check mode
-against the host's real /proc/sys, asking for the values it already has.
+Runs main() in-process with the shared runner (``run_main`` of conftest.py),
+in check mode against the host's real /proc/sys, asking for the values it already has.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 
 import pytest
 
 from ansible_collections.cni.node.plugins.modules import cni_sysctl
-
-patch_module_args = pytest.importorskip('ansible.module_utils.testing').patch_module_args
-
-
-def run_main(capsys, args):
-    args = dict(args, _ansible_check_mode=True, _ansible_diff=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            cni_sysctl.main()
-    out = json.loads(capsys.readouterr().out)
-    out['rc'] = exc.value.code
-    return out
 
 
 def host(key):
@@ -34,16 +21,16 @@ def host(key):
         return ' '.join(f.read().split())
 
 
-def test_no_change_when_host_has_the_values(capsys):
+def test_no_change_when_host_has_the_values(run_main):
     want = {'net.ipv4.ip_forward': host('net.ipv4.ip_forward'), 'net.core.somaxconn': host('net.core.somaxconn')}
-    res = run_main(capsys, dict(params=want, persist=False))
+    res = run_main(cni_sysctl, dict(params=want, persist=False), check=True)
     assert res['rc'] == 0 and res['changed'] is False
     assert res['drift'] == [] and res['diff'] == [] and res['values'] == want and res['file'] is None
 
 
-def test_check_mode_predicts_a_change(capsys):
+def test_check_mode_predicts_a_change(run_main):
     cur = int(host('net.core.somaxconn'))
-    res = run_main(capsys, dict(params={'net.core.somaxconn': cur + 1}, persist=False))
+    res = run_main(cni_sysctl, dict(params={'net.core.somaxconn': cur + 1}, persist=False), check=True)
     if os.geteuid() != 0:   # /proc/sys is not writable: refused up front, even in check mode
         assert res['failed'] is True and res['msg'].startswith('params.net.core.somaxconn: read-only here')
         return
@@ -59,8 +46,8 @@ def test_check_mode_predicts_a_change(capsys):
     (dict(params={'kernel.pid_max': 1}, netns='x'), 'params', 'params.kernel.pid_max'),
     (dict(params={'net.nope.nope': 1}, persist=False), 'params', 'params.net.nope.nope: unknown key'),
 ])
-def test_errors_name_the_parameter(capsys, args, param, words):
-    res = run_main(capsys, args)
+def test_errors_name_the_parameter(run_main, args, param, words):
+    res = run_main(cni_sysctl, args, check=True)
     assert res['rc'] == 1 and res['failed'] is True
     assert words in res['msg']
     if param != 'state':   # argument_spec choices errors come from Ansible itself

@@ -18,12 +18,11 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 
 import pytest
 
-from conftest import sh, unique
+from conftest import run_module, sh, unique
 
 CNI_BIN = '/usr/lib/cni'
 REFERENCE = ('bridge', 'host-local', 'portmap', 'tuning', 'loopback')
@@ -91,26 +90,8 @@ class Lab(object):
 
     def module(self, name, args, check=False, diff=True, python=None):
         """Run a cni.node module as Ansible would, but inside the lab's host namespace."""
-        payload = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-        fd, path = tempfile.mkstemp(suffix='.json', dir=self.tmp)
-        with os.fdopen(fd, 'w') as f:
-            json.dump({'ANSIBLE_MODULE_ARGS': payload}, f)
-        try:
-            env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
-            proc = subprocess.run(
-                ['ip', 'netns', 'exec', self.host, python or sys.executable, '-m',
-                 'ansible_collections.cni.node.plugins.modules.%s' % name, path],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd='/',
-                check=False, timeout=300)
-        finally:
-            os.unlink(path)
-        try:
-            result = json.loads(proc.stdout)
-        except ValueError:
-            raise AssertionError('module %s printed no JSON (rc=%s)\nstdout: %s\nstderr: %s'
-                                 % (name, proc.returncode, proc.stdout, proc.stderr))
-        result.pop('invocation', None)
-        return result
+        return run_module(name, args, check=check, diff=diff, python=python,
+                          prefix=('ip', 'netns', 'exec', self.host), tmp_dir=self.tmp, timeout=300)
 
     def plugin(self, command, conf, container_id, netns, ifname='eth0', args=''):
         """One plugin run directly, as cnitool would (no cni.node code): (exit code, parsed stdout)."""
