@@ -124,8 +124,7 @@ class PodmanLab(object):
 
     def run(self, name, image):
         self.containers.append(name)
-        self.podman('run', '-d', '--name', name, '--network', self.network, *RUN_LIMITS + (image, 'sleep',
-                                                                                          'infinity'))
+        self.podman('run', '-d', '--name', name, '--network', self.network, *RUN_LIMITS + (image, 'sleep', 'infinity'))
         [info] = json.loads(self.podman('inspect', name))
         self.sandboxes.append(info['NetworkSettings']['SandboxKey'])
         return info
