@@ -31,7 +31,27 @@ other's attachments:
 - **Listing** (libcni's GetCachedAttachments): every ``cniCacheV1`` entry of
   ``results`` in lexical order, skipping those without ``ifName`` or
   ``networkName`` (and, here, names starting with a dot: the temporary files
-  of an atomic write); cni_gc judges each one by its ``netns``.
+  of an atomic write); cni_gc judges each one by its network namespace.
+- **The namespace of an entry** (``CacheEntry.namespace``; cni_gc and
+  cni_info both judge by it): libcni records it in two places, trusted in
+  this order, the first one that names a namespace decides:
+
+  1. ``netns``: the CNI_NETNS the runtime ran ADD with. Only libcni 1.2 and
+     later write it (for GC); older libcni, and the runtimes built on it
+     (podman 4.x with the CNI backend, containerd and CRI-O of that age),
+     leave it out.
+  2. ``result.interfaces[].sandbox``: where the plugins say they put the
+     container's interface. A result of spec 0.3.0 or later has
+     ``interfaces``; 0.1.0/0.2.0 results (``ip4``/``ip6``) have none. The
+     interface named like the entry's ``ifName`` is taken first; without
+     one, the sandbox all sandboxed interfaces share (several different
+     ones: none). Only an absolute path counts (a sandbox may be another
+     kind of reference, e.g. a VM's).
+
+  Nothing else in the entry names it (``cniArgs`` and ``capabilityArgs``
+  are the runtime's arguments; ``K8S_POD_NAMESPACE`` is a Kubernetes
+  namespace, not a network namespace). An entry with neither cannot be
+  judged. The bare results of legacy entries are read the same way (2.).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -189,7 +209,22 @@ class CacheEntry(object):
 
     @property
     def netns(self):
+        """The entry's own ``netns`` key (what libcni 1.2+ records); ``namespace()`` looks further."""
         return self.data.get('netns', '')
+
+    def namespace(self):
+        """(path, source) of the attachment's network namespace, ``('', None)`` when the entry names none.
+
+        ``source`` says where it was found: ``netns`` or
+        ``result.interfaces[<index>].sandbox`` (the order of trust is in the
+        module's header).
+        """
+        if self.error:
+            return '', None
+        netns = None if self.legacy else self.data.get('netns')
+        if isinstance(netns, str) and netns:
+            return netns, 'netns'
+        return result_sandbox(self.result, self.ifname)
 
     @property
     def cni_args(self):
@@ -226,6 +261,30 @@ class CacheEntry(object):
         return RuntimeConf(self.container_id or fallback.container_id, self.netns or fallback.netns,
                            self.ifname or fallback.ifname, self.data.get('cniArgs') or fallback.args,
                            self.data.get('capabilityArgs') or {})
+
+
+def result_sandbox(result, ifname=None):
+    """(path, source) of the namespace a CNI result puts the container in (``interfaces[].sandbox``).
+
+    The interface named ``ifname`` decides; without one, the sandbox every
+    sandboxed interface shares. ``('', None)`` when the result names no
+    namespace, or names several.
+    """
+    interfaces = result.get('interfaces') if isinstance(result, dict) else None
+    if not isinstance(interfaces, list):
+        return '', None      # no result, or one of spec 0.1.0/0.2.0
+    found = []
+    for index, iface in enumerate(interfaces):
+        sandbox = iface.get('sandbox') if isinstance(iface, dict) else None
+        if not isinstance(sandbox, str) or not os.path.isabs(sandbox):
+            continue         # on the host (empty), or not a path
+        source = 'result.interfaces[%d].sandbox' % index
+        if ifname and iface.get('name') == ifname:
+            return sandbox, source
+        found.append((sandbox, source))
+    if found and len(set(sandbox for sandbox, _source in found)) == 1:
+        return found[0]
+    return '', None
 
 
 def read_cache(path):

@@ -18,9 +18,12 @@ with the namespace gone, a killed kubelet). For a network this core finds:
   live or stale attachment. They are removed under host-local's own lock
   (flock on ``<dir>/lock``), after reading the file again under that lock.
 
-A live attachment is never released. An attachment whose cache entry has no
-namespace path cannot be judged and is kept. Check mode plans the same and
-does nothing.
+An entry's namespace is read where libcni versions and runtimes record it:
+the entry's ``netns`` (libcni 1.2+), else the cached result's
+``interfaces[].sandbox`` (podman 4 with the CNI backend, older containerd
+and CRI-O); see ``_cnicache.CacheEntry.namespace``. A live attachment is
+never released. An attachment whose cache entry names no namespace anywhere
+cannot be judged and is kept. Check mode plans the same and does nothing.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -125,6 +128,12 @@ def release_lease(lease):
         return True
 
 
+def _attachment(entry):
+    """An entry as the result lists it: container, ifname, the namespace it was judged by and where that came from."""
+    netns, source = entry.namespace()
+    return dict(container_id=entry.container_id, ifname=entry.ifname, netns=netns or None, netns_source=source)
+
+
 class Plan(object):
     """What a GC run releases: stale attachments (DEL), orphan leases, and what it keeps."""
 
@@ -155,21 +164,18 @@ class Plan(object):
         return out
 
     def kept(self):
-        out = [dict(container_id=e.container_id, ifname=e.ifname, netns=e.netns or None,
-                    why='valid' if (e.container_id, e.ifname) in self.valid else 'live')
+        out = [dict(_attachment(e), why='valid' if (e.container_id, e.ifname) in self.valid else 'live')
                for e in self.live]
-        out.extend(dict(container_id=e.container_id, ifname=e.ifname, netns=None, why='no netns in the cache')
-                   for e in self.unjudged)
+        out.extend(dict(_attachment(e), why='no netns in the cache') for e in self.unjudged)
         cached = set((e.container_id, e.ifname) for e in self.live + self.unjudged)
-        out.extend(dict(container_id=cid, ifname=ifname, netns=None, why='valid')
+        out.extend(dict(container_id=cid, ifname=ifname, netns=None, netns_source=None, why='valid')
                    for cid, ifname in sorted(self.valid) if (cid, ifname) not in cached)
         return out
 
     def summary(self):
         return dict(
             released=self.released(),
-            deleted_attachments=[dict(container_id=e.container_id, ifname=e.ifname, netns=e.netns or None,
-                                      cache_file=e.path) for e in self.stale],
+            deleted_attachments=[dict(_attachment(e), cache_file=e.path) for e in self.stale],
             kept=self.kept(),
             leases=dict(total=len(self.leases), released=len(self.released()),
                         kept=len(self.leases) - len(self.released())),
@@ -183,9 +189,10 @@ def plan(network, cache_dir, valid_attachments=(), netns_exists=_cnicache.namesp
     out.valid = valid
     for entry in _cnicache.cached_attachments(cache_dir, network=network.name):
         key = (entry.container_id, entry.ifname)
-        if key in valid or (entry.netns and netns_exists(entry.netns)):
+        netns = entry.namespace()[0]
+        if key in valid or (netns and netns_exists(netns)):
             out.live.append(entry)
-        elif not entry.netns:
+        elif not netns:
             out.unjudged.append(entry)
         else:
             out.stale.append(entry)
@@ -203,8 +210,8 @@ def plan(network, cache_dir, valid_attachments=(), netns_exists=_cnicache.namesp
                 continue
             out.orphans.append(lease)
     for entry in out.stale:
-        out.changes.add('attachment/%s' % os.path.basename(entry.path), 'stale (netns %s is gone)' % entry.netns,
-                        None, area='attachment')
+        out.changes.add('attachment/%s' % os.path.basename(entry.path),
+                        'stale (netns %s is gone)' % entry.namespace()[0], None, area='attachment')
     for item in out.released():
         out.changes.add('lease/%s/%s' % (network.name, item['address']),
                         item['container_id'] if item['ifname'] is None else '%s/%s' % (item['container_id'],
@@ -218,7 +225,8 @@ def apply(gc_plan, runner, valid_attachments=()):
     network = gc_plan.network
     for entry in gc_plan.stale:
         old_net = entry.network() or network
-        rt = entry.runtime_conf(_cnicache.RuntimeConf(entry.container_id, entry.netns, entry.ifname))
+        # CNI_NETNS of the DEL: the namespace the entry was judged by, as the runtime itself would pass it.
+        rt = entry.runtime_conf(_cnicache.RuntimeConf(entry.container_id, entry.namespace()[0], entry.ifname))
         try:
             runner.delete(old_net, rt, entry.result)
         except _cniexec.CniFailure as exc:

@@ -18,6 +18,9 @@ description:
   - A cached attachment (libcni's cache in O(cache_dir)) whose network namespace still exists is live and is
     never touched; neither is one listed in O(valid_attachments), nor one whose cache entry names no namespace
     (it cannot be judged).
+  - The namespace of a cache entry is its C(netns) (written by libcni 1.2 and later), else the C(sandbox) of the
+    container's interface in the cached result (spec 0.3.0 and later results; what podman 4 with the CNI
+    backend and older containerd and CRI-O leave).
   - A cached attachment of this network whose namespace is gone is stale - it is released through DEL of the
     configuration it was made with (the plugins free its addresses, portmap rules and links), and its cache
     entry is removed. When that DEL fails, its leases are released as files and the failure is reported.
@@ -103,12 +106,17 @@ released:
   sample: [{address: 10.22.1.14, container_id: 4f2a9c, ifname: eth0, lease_file: /var/lib/cni/networks/podnet/10.22.1.14,
             via: lease_file}]
 deleted_attachments:
-  description: Stale cached attachments released with DEL (C(container_id), C(ifname), C(netns), C(cache_file)).
+  description:
+    - Stale cached attachments released with DEL (C(container_id), C(ifname), C(netns), C(netns_source),
+      C(cache_file)).
+    - C(netns_source) says where the namespace was read - V(netns), or V(result.interfaces[N].sandbox).
   returned: always
   type: list
   elements: dict
 kept:
-  description: Cached attachments kept (live namespace, listed valid, or without a namespace path).
+  description:
+    - Cached attachments kept (live namespace, listed valid, or without a namespace path) - C(container_id),
+      C(ifname), C(netns), C(netns_source) (as in RV(deleted_attachments)), and C(why).
   returned: always
   type: list
   elements: dict

@@ -9,6 +9,7 @@ import json
 import os
 
 import pytest
+from test_cnicache import PODMAN_SANDBOX, write_podman_entry
 
 from ansible_collections.cni.node.plugins.module_utils import _cniinfo
 from ansible_collections.cni.node.plugins.module_utils._fileutil import read_text
@@ -70,3 +71,20 @@ def test_sysctls_missing_keys_are_null(tmp_path):
     (tmp_path / 'net' / 'ipv4' / 'ip_forward').write_text('1\n')
     assert _cniinfo.sysctls(('net.ipv4.ip_forward', 'net.bridge.bridge-nf-call-iptables'), root=str(tmp_path)) == {
         'net.ipv4.ip_forward': '1', 'net.bridge.bridge-nf-call-iptables': None}
+
+
+@pytest.mark.parametrize('live', [True, False])
+def test_a_podman_lease_is_stale_exactly_when_cni_gc_would_release_it(tmp_path, live):
+    """cni_info judges by the same namespace as cni_gc: podman's entry names it only in the result's sandbox."""
+    data, cache_dir, conf_dir = tmp_path / 'data', str(tmp_path / 'cache'), tmp_path / 'net.d'
+    conf_dir.mkdir()
+    (conf_dir / '10-cntpd-net.conflist').write_text(json.dumps({
+        'cniVersion': '1.0.0', 'name': 'cntpd-net', 'plugins': [{'type': 'bridge', 'ipam': {
+            'type': 'host-local', 'dataDir': str(data), 'ranges': [[{'subnet': '10.199.7.0/24'}]]}}]}))
+    write_podman_entry(cache_dir, container_id='c0ffee', data_dir=str(data))
+    (data / 'cntpd-net').mkdir(parents=True)
+    (data / 'cntpd-net' / '10.199.7.2').write_bytes(b'c0ffee\r\neth0')
+    leases = _cniinfo.leases(str(conf_dir), cache_dir, read_text, netns_exists=lambda p: live and p == PODMAN_SANDBOX)
+    assert leases['cntpd-net']['leases'] == [dict(address='10.199.7.2', container_id='c0ffee', ifname='eth0',
+                                                  stale=not live)]
+    assert leases['cntpd-net']['stale'] == (0 if live else 1)
