@@ -13,6 +13,9 @@ steps already done, so a failed run leaves the bridge as it was.
 IPv6 link-local addresses (fe80::/64) that the kernel adds by itself are
 neither reported nor removed unless they are listed.
 
+A managed MTU is set so that the kernel keeps it when ports join, leave or
+change theirs (``detour_mtu``).
+
 No Ansible here; pyroute2 only through ``_netlink``.
 """
 
@@ -85,6 +88,36 @@ class Plan(object):
         self.steps = []         # on an existing (or just created) bridge
 
 
+IPV6_MIN_MTU = 1280   # below it the kernel takes IPv6 off a link
+
+
+def detour_mtu(mtu):
+    """The MTU a new bridge is created with when ``mtu`` is wanted: one next to it, never ``mtu`` itself.
+
+    The kernel keeps a bridge's MTU when ports join, leave or change theirs
+    only when it counts the MTU as set by the user (``BROPT_MTU_SET_BY_USER``),
+    and it sets that mark only in the bridge's MTU change handler. An MTU in
+    the create request (IFLA_MTU) bypasses the handler, and so does a set to
+    the MTU the bridge already has (the kernel returns early on an equal
+    value); an unmarked bridge follows the smallest MTU of its ports, so its
+    MTU flaps between the first port that joins and the next run.
+
+    So a new bridge is created with this detour MTU and then set to ``mtu``
+    in a step of its own: a real change, which the handler marks. The detour
+    is in the create request rather than a third request (create, set the
+    detour, set ``mtu``): one request fewer, and it does not depend on the
+    kernel's default MTU for a new bridge. The new bridge is down, without
+    ports or addresses, until the step that follows, so the detour carries
+    no traffic; it never appears in the result (the plan's changes know only
+    ``mtu``, and the bridge returned is read after the run). It stays on the
+    same side of IPV6_MIN_MTU as ``mtu`` (up from 1280 and more, down from
+    less), so the kernel's IPv6 state of the link is as for ``mtu`` alone.
+    """
+    if mtu >= IPV6_MIN_MTU:
+        return mtu + 1 if mtu < _linkargs.MAX_MTU else mtu - 1
+    return mtu - 1 if mtu > _linkargs.MIN_MTU else mtu + 1
+
+
 def _split(cidr):
     iface = ipaddress.ip_interface(cidr)
     return iface.ip.compressed, iface.network.prefixlen
@@ -103,7 +136,10 @@ def plan(spec, actual):
         p.changes.add(path, 'absent', 'present')
         attrs = {}
         if spec.mtu is not None:
-            attrs['mtu'] = spec.mtu
+            # Created with another MTU, then set to the wanted one: see detour_mtu.
+            attrs['mtu'] = detour_mtu(spec.mtu)
+            p.steps.append(_step('mtu', 'setting mtu %d on %s' % (spec.mtu, spec.name), 'link_set',
+                                 dict(mtu=spec.mtu)))
         if spec.mac is not None:
             attrs['address'] = spec.mac
         if spec.stp:
@@ -132,6 +168,14 @@ def plan(spec, actual):
             p.steps.append(_step(param, 'setting %s=%s on bridge %s' % (param, str(want).lower(), spec.name),
                                  'link_set', {'kind': 'bridge', attr: int(want)},
                                  undo={'kind': 'bridge', attr: int(actual[param])}))
+    # An existing bridge whose MTU already is spec.mtu is left alone, even
+    # when the kernel does not count that MTU as set by the user (a bridge
+    # created with IFLA_MTU by a version before detour_mtu, or by another
+    # tool): no netlink attribute (IFLA_BR_*, IFLA_BR_MULTI_BOOLOPT) or sysfs
+    # file tells, and making sure (another MTU, then this one) would change
+    # a live bridge on every run. If a port moves it later, the next run
+    # sees the drift and sets it back with a real change, which the kernel
+    # marks: one repair, not a flap.
     if spec.mtu is not None and p.changes.add(path + '/mtu', actual['mtu'], spec.mtu):
         p.steps.append(_step('mtu', 'setting mtu %d on %s' % (spec.mtu, spec.name), 'link_set',
                              dict(mtu=spec.mtu), undo=dict(mtu=actual['mtu'])))

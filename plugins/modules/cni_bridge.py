@@ -45,7 +45,16 @@ options:
     default: present
   mtu:
     description:
-      - MTU of the bridge, 68 to 65535. Not managed when left out (a new bridge gets the kernel's default).
+      - MTU of the bridge, 68 to 65535. Not managed when left out (a new bridge gets the kernel's default, and the
+        kernel then moves it to the smallest MTU of the bridge's ports whenever ports join, leave or change theirs).
+      - The kernel keeps a managed MTU when ports join, leave or change theirs. It does so only for an MTU it counts
+        as set by the user, which an MTU in the create request or a set to the MTU the bridge already has is not;
+        so a new bridge is created with an MTU next to this one and then set to it. That step is not reported
+        on its own (check mode, drift and diff show the creation only).
+      - An existing bridge whose MTU already is O(mtu) is not changed, even when it was made with the MTU in its
+        create request (by an earlier version of this module, or by another tool) and the kernel would let a
+        port move it; the kernel does not tell. If a port moves it later, the next run reports the mtu drift and
+        sets it back, and from then on the kernel keeps it.
     type: int
   addresses:
     description:

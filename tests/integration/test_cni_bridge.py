@@ -131,6 +131,75 @@ def test_bridge_lifecycle_and_drift(module, netns, interpreter):
     assert name not in host_links(), 'the host saw the bridge'
 
 
+def veth_into(netns, bridge, mtu):
+    """A veth pair made by hand (as a pod's or another tool's), one end enslaved to ``bridge``; that end."""
+    end = unique('cnv')
+    ip(netns, 'link', 'add', end, 'mtu', str(mtu), 'type', 'veth', 'peer', 'name', unique('cnw'), 'mtu', str(mtu))
+    ip(netns, 'link', 'set', end, 'master', bridge)
+    ip(netns, 'link', 'set', end, 'up')
+    return end
+
+
+def link_mtu(netns, name):
+    return json.loads(ip(netns, '-j', 'link', 'show', 'dev', name))[0]['mtu']
+
+
+@pytest.mark.parametrize('interpreter', INTERPRETERS, indirect=True)
+@pytest.mark.parametrize('mtu, port_mtu', [(1450, 1500), (1500, 9000)], ids=['1450-port-1500', '1500-port-9000'])
+def test_the_kernel_keeps_the_mtu_when_ports_join(module, netns, interpreter, mtu, port_mtu):
+    """An MTU only in the create request, or set to the value it has, is not the user's for the kernel: a port
+    that joins moves it (the bridge follows its smallest port) and the next run moves it back. The module's
+    bridge keeps it; check mode still predicts exactly what the real run reports."""
+    name = unique('cnb')
+    link = 'link/%s' % name
+    args = dict(name=name, netns=netns, mtu=mtu, addresses=['10.244.7.1/24'])
+    check = module('cni_bridge', args, check=True, python=interpreter)
+    assert 'failed' not in check, check
+    assert check['changed'] is True and check['bridge'] is None and state(netns, name) is None
+    assert check['drift'] == [dict(path=link, before='absent', after='present'),
+                              dict(path=link + '/addresses', before=[], after=['10.244.7.1/24'])]
+    real = module('cni_bridge', args, python=interpreter)
+    assert 'failed' not in real, real
+    assert (real['changed'], real['drift'], real['diff']) == (check['changed'], check['drift'], check['diff'])
+    assert real['bridge']['mtu'] == mtu and state(netns, name)['mtu'] == mtu
+
+    port = veth_into(netns, name, port_mtu)
+    assert link_mtu(netns, port) == port_mtu, 'enslaving changed the port'
+    assert state(netns, name)['mtu'] == mtu, 'the port that joined moved the bridge MTU'
+    again = module('cni_bridge', args, python=interpreter)
+    assert again['changed'] is False and again['drift'] == [], again
+
+    # more ports, one leaving, one changing its MTU: the bridge keeps its own
+    second = veth_into(netns, name, port_mtu)
+    ip(netns, 'link', 'del', port)
+    ip(netns, 'link', 'set', second, 'mtu', str(mtu - 100))
+    veth_into(netns, name, port_mtu)
+    assert state(netns, name)['mtu'] == mtu
+    again = module('cni_bridge', args, python=interpreter)
+    assert again['changed'] is False and again['drift'] == [], again
+
+
+def test_a_bridge_made_with_the_mtu_in_its_create_request_is_repaired_once(module, netns):
+    """A bridge made the old way (the module before this fix, or `ip link add ... mtu N type bridge`) at the
+    wanted MTU is left alone: the kernel does not say whether it would keep that MTU. When a port moves it,
+    one run sets it back with a real change; from then on the kernel keeps it: no flap."""
+    name = unique('cnb')
+    ip(netns, 'link', 'add', name, 'mtu', '1450', 'type', 'bridge')
+    ip(netns, 'link', 'set', name, 'up')
+    args = dict(name=name, netns=netns, mtu=1450)
+    first = module('cni_bridge', args)
+    assert first['changed'] is False and first['drift'] == [], first
+    veth_into(netns, name, 1500)
+    assert state(netns, name)['mtu'] == 1500, 'the kernel kept an MTU it does not count as set by the user'
+    repair = module('cni_bridge', args)
+    assert repair['changed'] is True
+    assert repair['drift'] == [dict(path='link/%s/mtu' % name, before=1500, after=1450)], repair
+    veth_into(netns, name, 1500)
+    assert state(netns, name)['mtu'] == 1450
+    again = module('cni_bridge', args)
+    assert again['changed'] is False and again['drift'] == [], again
+
+
 def test_every_attribute_alone(module, netns):
     name = unique('cnb')
     base = dict(name=name, netns=netns)

@@ -260,6 +260,32 @@ def test_netns_lifecycle_and_drift(module, node, pod, interpreter):
     assert again['changed'] is False and again['drift'] == [], again
 
 
+def test_master_keeps_the_mtu_of_a_cni_bridge(module, node, pod):
+    """Attaching the peer end (veth.master) changes neither end's MTU, nor that of a bridge cni_bridge made with
+    one. A bridge whose MTU nobody set (the node fixture's) follows its smallest port: the kernel's doing, and
+    the bridge's business (cni_bridge with mtu), not cni_netns's, which reports no drift for it."""
+    bridge = unique('cnb')
+    made = module('cni_bridge', dict(name=bridge, netns=node['ns'], mtu=1400))
+    assert made['changed'] is True and made['bridge']['mtu'] == 1400, made
+    peer = unique('vcnt')
+    args = dict(name=pod, netns=node['ns'], veth=dict(name='eth0', peer=peer, master=bridge, mtu=1500))
+    res = module('cni_netns', args)
+    assert 'failed' not in res, res
+    seen = state(pod, node['ns'], 'eth0', peer)
+    assert seen['inner']['mtu'] == 1500 and seen['peer']['mtu'] == 1500 and seen['peer']['master'] == bridge
+    assert link(node['ns'], bridge)['mtu'] == 1400
+    assert module('cni_netns', args)['changed'] is False
+    assert module('cni_bridge', dict(name=bridge, netns=node['ns'], mtu=1400))['changed'] is False
+    # the same pair moved to the fixture's bridge, whose MTU nobody set: that bridge follows the port
+    assert link(node['ns'], node['bridge'])['mtu'] == 1500
+    moved = dict(args, veth=dict(args['veth'], master=node['bridge'], mtu=1300))
+    res = module('cni_netns', moved)
+    assert 'failed' not in res, res
+    assert link(node['ns'], node['bridge'])['mtu'] == 1300
+    assert link(node['ns'], bridge)['mtu'] == 1400
+    assert module('cni_netns', moved)['changed'] is False
+
+
 def test_namespace_only_and_loopback(module, pod):
     """No veth, no netns: nothing is opened outside the new namespace; loopback up, then down on request."""
     args = dict(name=pod)

@@ -446,6 +446,27 @@ def test_l2_mode_master_and_flood_entries(module, node):
     assert observe(node)['routes'] == ['10.244.3.0/24 via 10.244.3.0 dev vx0 onlink']
 
 
+def link_mtu(netns, name):
+    return json.loads(ip(netns, '-j', 'link', 'show', 'dev', name))[0]['mtu']
+
+
+def test_l2_master_keeps_the_mtu_of_a_cni_bridge(module, node):
+    """Enslaving (master) changes neither the VXLAN device's MTU nor that of a bridge cni_bridge made with one:
+    the kernel counts the bridge's as set by the user (a bridge without it follows its smallest port)."""
+    for name, mtu in (('br0', 1400), ('br1', 1500)):
+        made = module('cni_bridge', dict(name=name, netns=node, mtu=mtu))
+        assert made['changed'] is True and made['bridge']['mtu'] == mtu, made
+    ip(node, 'link', 'add', 'br2', 'type', 'bridge')     # MTU never set: the kernel's to adjust
+    for name, vx, vni in (('br0', VX, 100), ('br1', 'vx1', 101), ('br2', 'vx2', 102)):
+        args = dict(name=vx, vni=vni, local=LOCAL, port=4789 + vni, master=name, netns=node, peers=[])
+        res = module('cni_vxlan', args)
+        assert 'failed' not in res and res['vxlan']['mtu'] == 1450, res
+    assert [link_mtu(node, n) for n in ('br0', 'br1', 'br2')] == [1400, 1500, 1450]
+    assert [link_mtu(node, n) for n in (VX, 'vx1', 'vx2')] == [1450, 1450, 1450]
+    for name, mtu in (('br0', 1400), ('br1', 1500)):
+        assert module('cni_bridge', dict(name=name, netns=node, mtu=mtu))['changed'] is False
+
+
 def test_ipv6_underlay(module, node):
     ip(node, 'addr', 'add', '2001:db8::1/64', 'dev', 'u0', 'nodad')
     args = dict(name=VX, vni=7, local='2001:db8::1', dev='u0', netns=node, addresses=['fd00:1::/128'],

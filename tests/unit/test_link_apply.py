@@ -168,7 +168,8 @@ def test_bridge_created_then_refused_is_removed_again():
         bridge_apply(nl, mtu=1400, addresses=['10.0.0.2/24'])
     assert err.value.param == 'up'
     assert nl.calls == [
-        ('link_add', 'creating bridge br0', 'br0', 'bridge', dict(mtu=1400)),
+        ('link_add', 'creating bridge br0', 'br0', 'bridge', dict(mtu=1401)),
+        ('link_set', 'setting mtu 1400 on br0', 99, dict(mtu=1400)),
         ('addr_add', 'adding address 10.0.0.2/24 to br0', 99, dict(address='10.0.0.2', prefixlen=24)),
         ('link_set', 'setting br0 up', 99, dict(state='up')),
         ('link_del', 'removing bridge br0 again', 99),
@@ -199,6 +200,44 @@ def test_bridge_absent_deletes_only_a_bridge():
     p = bridge_apply(nl, state='absent')
     assert p.changes.drift == [dict(path='link/br0', before='present', after='absent')]
     assert nl.calls == [('link_del', 'deleting bridge br0', 7)]
+
+
+@pytest.mark.parametrize('mtu, detour', [(1450, 1451), (1500, 1501), (9000, 9001), (1280, 1281), (1279, 1278),
+                                         (68, 69), (65535, 65534)])
+def test_a_new_bridge_gets_its_mtu_by_a_change_the_kernel_keeps(mtu, detour):
+    """Created with another MTU, then set: the kernel marks only a real change as set by the user."""
+    nl = FakeNetlink()
+    p = bridge_apply(nl, mtu=mtu, addresses=['10.0.0.2/24'])
+    assert nl.calls == [
+        ('link_add', 'creating bridge br0', 'br0', 'bridge', dict(mtu=detour)),
+        ('link_set', 'setting mtu %d on br0' % mtu, 99, dict(mtu=mtu)),
+        ('addr_add', 'adding address 10.0.0.2/24 to br0', 99, dict(address='10.0.0.2', prefixlen=24)),
+        ('link_set', 'setting br0 up', 99, dict(state='up')),
+    ]
+    # the report (check mode's too) is as before: the detour is no change of its own
+    assert p.changes.drift == [dict(path='link/br0', before='absent', after='present'),
+                               dict(path='link/br0/addresses', before=[], after=['10.0.0.2/24'])]
+
+
+def test_the_detour_is_never_the_mtu_and_stays_on_its_side_of_the_ipv6_minimum():
+    for mtu in range(68, 65536):
+        detour = _bridge.detour_mtu(mtu)
+        assert detour != mtu and 68 <= detour <= 65535 and abs(detour - mtu) == 1, mtu
+        assert (detour >= 1280) == (mtu >= 1280), mtu
+
+
+def test_a_new_bridge_without_mtu_is_created_without_one():
+    nl = FakeNetlink()
+    bridge_apply(nl, stp=True)
+    assert nl.calls == [('link_add', 'creating bridge br0', 'br0', 'bridge', dict(br_stp_state=1)),
+                        ('link_set', 'setting br0 up', 99, dict(state='up'))]
+
+
+def test_an_existing_bridge_at_its_mtu_is_left_alone():
+    """The kernel does not tell whether it counts that MTU as the user's: no request on every run to make sure."""
+    nl = FakeNetlink([dict(BRIDGE, up=True)])
+    p = bridge_apply(nl, mtu=1500)
+    assert p.changes.drift == [] and nl.calls == []
 
 
 # cni_vxlan -----------------------------------------------------------------
@@ -479,6 +518,7 @@ def test_bridge_failing_with_any_error_is_rolled_back():
     with pytest.raises(ValueError):
         bridge_apply(nl, mtu=1400, addresses=['10.0.0.2/24'])
     assert [c[:2] for c in nl.calls] == [('link_add', 'creating bridge br0'),
+                                         ('link_set', 'setting mtu 1400 on br0'),
                                          ('addr_add', 'adding address 10.0.0.2/24 to br0'),
                                          ('link_del', 'removing bridge br0 again')]
     nl = FakeNetlink([BRIDGE], BR_ADDRS, refuse=refuse)
