@@ -47,6 +47,13 @@ def node(netns):
     ip(netns, 'addr', 'add', LOCAL + '/24', 'dev', 'u0')
     ip(netns, 'link', 'set', 'u0', 'up')
     ip(netns, 'link', 'set', 'u1', 'up')
+    # The carrier of a veth comes up asynchronously: wait for it, so a test
+    # that compares the links before and after a module run does not see the
+    # kernel's own NO-CARRIER -> UP transition as a change.
+    deadline = time.time() + 5
+    while 'NO-CARRIER' in ip(netns, '-o', 'link', 'show', 'u0') + ip(netns, '-o', 'link', 'show', 'u1'):
+        assert time.time() < deadline, 'the veth u0/u1 got no carrier within 5 s'
+        time.sleep(0.02)
     return netns
 
 
