@@ -124,8 +124,9 @@ class Record(object):
                 data = json.loads(text)
             except ValueError:
                 data = {}
-        if not isinstance(data, dict) or data.get('boot_id') != boot_id or not isinstance(data.get('attached'),
-                                                                                           dict):
+        if not isinstance(data, dict) or data.get('boot_id') != boot_id:
+            data = {}
+        if not isinstance(data.get('attached'), dict):
             data = {}
         self.attached = dict(data.get('attached') or {})
         self.tags = dict(data.get('tags') or {}) if isinstance(data.get('tags'), dict) else {}
@@ -183,8 +184,8 @@ def plan(spec, actual, wanted, record):
         now = actual[dev]
         has = bool(now.get('id'))
         if spec.state == 'present':
-            if has and wanted.get('tag') and now.get('tag') == wanted['tag'] and mode_matches(now['mode'],
-                                                                                             spec.mode):
+            same = has and wanted.get('tag') and now.get('tag') == wanted['tag']
+            if same and mode_matches(now['mode'], spec.mode):
                 continue
             after_mode = now['mode'] if has and mode_matches(now['mode'], spec.mode) else spec.mode
             after = dict(id=None, tag=wanted.get('tag'), name=wanted.get('name'))

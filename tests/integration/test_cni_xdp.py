@@ -32,7 +32,7 @@ PASS_ALL = r'''
 SEC("xdp")
 int xdp_pass_all(struct xdp_md *ctx)
 {
-	return XDP_PASS;
+    return XDP_PASS;
 }
 char _license[] SEC("license") = "GPL";
 '''
@@ -45,8 +45,8 @@ UNCHECKED = r'''
 SEC("xdp")
 int xdp_unchecked(struct xdp_md *ctx)
 {
-	struct ethhdr *eth = (void *)(long)ctx->data;
-	return eth->h_proto == 0 ? XDP_DROP : XDP_PASS;
+    struct ethhdr *eth = (void *)(long)ctx->data;
+    return eth->h_proto == 0 ? XDP_DROP : XDP_PASS;
 }
 char _license[] SEC("license") = "GPL";
 '''

@@ -33,8 +33,8 @@ def elf(machine=_bpf.EM_BPF, program_section='xdp', function='xdp_drop_icmp'):
         struct.pack('<IIQQQQIIQQ', name_off[program_section], 1, 6, 0, offsets[2], len(code), 0, 0, 8, 0),
         struct.pack('<IIQQQQIIQQ', name_off['.symtab'], 2, 0, 0, offsets[3], len(symtab), 2, 1, 8, 24),
     ]
-    header = b'\x7fELF\x02\x01\x01' + b'\0' * 9 + struct.pack('<HHIQQQIHHHHHH', 1, machine, 1, 0, 0, shoff, 0,
-                                                                64, 0, 0, 64, len(sections), 1)
+    fields = (1, machine, 1, 0, 0, shoff, 0, 64, 0, 0, 64, len(sections), 1)
+    header = b'\x7fELF\x02\x01\x01' + b'\0' * 9 + struct.pack('<HHIQQQIHHHHHH', *fields)
     return header + body + b''.join(sections)
 
 
@@ -67,8 +67,11 @@ def test_a_missing_file_names_the_parameter(tmp_path):
 
 
 def test_tools_are_found_and_version_checked():
-    ok = lambda argv, timeout=None: (0, 'bpftool v7.1.0\nusing libbpf v1.1\n', '')
-    old = lambda argv, timeout=None: (0, 'bpftool v5.4.0\n', '')
+    def ok(argv, timeout=None):
+        return 0, 'bpftool v7.1.0\nusing libbpf v1.1\n', ''
+
+    def old(argv, timeout=None):
+        return 0, 'bpftool v5.4.0\n', ''
     assert _bpf.find_tool('bpftool', _bpf.MIN_BPFTOOL, 'object', which=lambda n: '/usr/sbin/bpftool',
                           run=ok) == '/usr/sbin/bpftool'
     with pytest.raises(MissingDependency) as exc:

@@ -17,10 +17,10 @@ TAG, OTHER = 'f7d7210978e15283', '0123456789abcdef'
 WANTED = dict(tag=TAG, name='xdp_drop_icmp')
 
 
-def spec(**kw):
-    args = dict(dev='eth0', object='/x/prog.o', mode='generic')
+def spec(dev='eth0', **kw):
+    args = dict(object='/x/prog.o', mode='generic')
     args.update(kw)
-    return _xdp.Spec(args.pop('dev'), **args)
+    return _xdp.Spec(dev, **args)
 
 
 def link(mode=None, prog_id=None, tag=None, name=None):
@@ -195,7 +195,7 @@ def run(bpf, tmp_path, check_mode=False, **kw):
 
 def test_run_attaches_then_is_not_changed_and_loads_nothing_the_second_time(tmp_path):
     bpf = FakeBpf({'eth0': (None, None), 'eth1': (None, None)}, {})
-    plan, out = run(bpf, tmp_path, check_mode=True, dev=['eth0', 'eth1'])
+    plan = run(bpf, tmp_path, check_mode=True, dev=['eth0', 'eth1'])[0]
     assert plan.changes.changed and bpf.calls == [] and not (tmp_path / 'xdp.json').exists()
     plan, out = run(bpf, tmp_path, dev=['eth0', 'eth1'])
     assert plan.changes.changed and bpf.calls.count('load') == 1
@@ -204,7 +204,7 @@ def test_run_attaches_then_is_not_changed_and_loads_nothing_the_second_time(tmp_
     bpf.calls = []
     plan, again = run(bpf, tmp_path, dev=['eth0', 'eth1'])
     assert not plan.changes.changed and again == out and bpf.calls == []
-    plan, _ = run(bpf, tmp_path, dev=['eth0', 'eth1'], object=None, state='absent')
+    plan = run(bpf, tmp_path, dev=['eth0', 'eth1'], object=None, state='absent')[0]
     assert plan.changes.changed and bpf.links == {'eth0': (None, None), 'eth1': (None, None)}
 
 
@@ -226,7 +226,7 @@ def test_a_missing_interface_fails_naming_dev_before_anything(tmp_path):
 
 def test_check_mode_loads_only_to_compare_with_a_program_that_is_there(tmp_path):
     bpf = FakeBpf({'eth0': ('generic', 5)}, {5: dict(tag=OTHER, name='old')})
-    plan, _ = run(bpf, tmp_path, check_mode=True, force=True)
+    plan = run(bpf, tmp_path, check_mode=True, force=True)[0]
     assert bpf.calls == ['load'] and plan.changes.drift[0]['after']['tag'] == TAG
     assert bpf.links == {'eth0': ('generic', 5)}
 
@@ -234,5 +234,5 @@ def test_check_mode_loads_only_to_compare_with_a_program_that_is_there(tmp_path)
 def test_check_mode_without_the_state_directory_writes_nothing(tmp_path):
     bpf = FakeBpf({'eth0': (None, None)}, {})
     s = spec(state_file=str(tmp_path / 'missing' / 'xdp.json'))
-    plan, _ = _xdp.run(s, FakeNetlink(bpf), FakeToolchain(bpf), check_mode=True, boot_id='b')
+    plan = _xdp.run(s, FakeNetlink(bpf), FakeToolchain(bpf), check_mode=True, boot_id='b')[0]
     assert plan.changes.changed and not (tmp_path / 'missing').exists()
