@@ -399,4 +399,6 @@ def xdp_dict(msg):
     prog_id = nested.get_attr('IFLA_XDP_PROG_ID') if nested is not None and mode else None
     if mode in ('native', 'generic', 'offload') and not ids.get(mode):
         ids[mode] = prog_id
+    if mode == 'multi' and not prog_id and ids:
+        prog_id = ids.get('native') or sorted(ids.values())[0]     # the kernel reports no single id then
     return dict(index=msg['index'], mode=mode, id=prog_id or None, ids=ids)

@@ -53,6 +53,7 @@ AUTO_MATCHES = ('native', 'generic')
 DEFAULT_CACHE_DIR = '/var/cache/cni-node/xdp'
 DEFAULT_STATE_FILE = '/var/lib/cni-node/xdp.json'
 BOOT_ID = '/proc/sys/kernel/random/boot_id'
+MAX_TAGS = 64                # objects whose tag the record remembers
 
 
 class Spec(object):
@@ -145,7 +146,11 @@ class Record(object):
     def learn(self, sha256, section, tag, name):
         """Remember the tag (and name) the kernel gave (object sha256, section) this boot."""
         if tag:
-            self.tags['%s\t%s' % (sha256, section)] = [tag, name]
+            key = '%s\t%s' % (sha256, section)
+            self.tags.pop(key, None)
+            self.tags[key] = [tag, name]
+            while len(self.tags) > MAX_TAGS:        # the oldest go first (dicts keep insertion order)
+                self.tags.pop(next(iter(self.tags)))
 
     def set(self, netns, dev, entry):
         key = _key(netns, dev)
@@ -157,8 +162,8 @@ class Record(object):
     def text(self):
         if not self.attached and not self.tags:
             return None
-        return json.dumps(dict(boot_id=self.boot_id, attached=self.attached, tags=self.tags), indent=1,
-                          sort_keys=True) + '\n'
+        # Not sorted: ``tags`` keeps the order they were learnt in (the oldest are dropped first).
+        return json.dumps(dict(boot_id=self.boot_id, attached=self.attached, tags=self.tags), indent=1) + '\n'
 
 
 class Action(object):

@@ -236,3 +236,14 @@ def test_check_mode_without_the_state_directory_writes_nothing(tmp_path):
     s = spec(state_file=str(tmp_path / 'missing' / 'xdp.json'))
     plan = _xdp.run(s, FakeNetlink(bpf), FakeToolchain(bpf), check_mode=True, boot_id='b')[0]
     assert plan.changes.changed and not (tmp_path / 'missing').exists()
+
+
+def test_the_record_remembers_the_latest_tags_only():
+    rec = _xdp.Record(None, 'b')
+    for i in range(_xdp.MAX_TAGS + 5):
+        rec.learn('sha%d' % i, 'xdp', 'tag%d' % i, 'n')
+    again = _xdp.Record(rec.text(), 'b')
+    assert len(again.tags) == _xdp.MAX_TAGS and again.known_tag('sha0', 'xdp') == (None, None)
+    assert again.known_tag('sha%d' % (_xdp.MAX_TAGS + 4), 'xdp') == ('tag%d' % (_xdp.MAX_TAGS + 4), 'n')
+    again.learn('sha5', 'xdp', 'tag5', 'n')      # learnt again: the newest now
+    assert list(again.tags)[-1] == 'sha5\txdp'
