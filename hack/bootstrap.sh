@@ -13,6 +13,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-pyroute2
   make git rsync ca-certificates
   shellcheck
+  clang llvm libbpf-dev bpftool
 )
 
 missing=()

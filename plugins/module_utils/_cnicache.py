@@ -258,7 +258,7 @@ class CacheEntry(object):
         """The runtime arguments the attachment was made with (libcni's GetNetworkListCachedConfig)."""
         if self.legacy or self.error:
             return fallback
-        return RuntimeConf(self.container_id or fallback.container_id, self.netns or fallback.netns,
+        return RuntimeConf(self.container_id or fallback.container_id, self.namespace()[0] or fallback.netns,
                            self.ifname or fallback.ifname, self.data.get('cniArgs') or fallback.args,
                            self.data.get('capabilityArgs') or {})
 

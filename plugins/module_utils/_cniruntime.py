@@ -41,7 +41,6 @@ import re
 import time
 
 from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cniloader
-from ansible_collections.cni.node.plugins.module_utils._cniexec import CniFailure
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
 DEFAULT_TIMEOUT = 60
@@ -241,16 +240,17 @@ class Runner(object):
         if plugin_type in self._paths:
             return self._paths[plugin_type]
         if '/' in plugin_type or plugin_type in ('.', '..'):
-            raise CniFailure('plugin type %r is not a binary name' % plugin_type, plugin=plugin_type, param='network')
+            raise _cniexec.CniFailure('plugin type %r is not a binary name' % plugin_type, plugin=plugin_type,
+                                      param='network')
         path = _cniexec.find_plugin(plugin_type, self.bin_dirs)
         if path is None:
-            raise CniFailure('failed to find plugin %r in bin_dirs %s' % (plugin_type, self.bin_dirs),
-                             plugin=plugin_type, param='bin_dirs')
+            raise _cniexec.CniFailure('failed to find plugin %r in bin_dirs %s' % (plugin_type, self.bin_dirs),
+                                      plugin=plugin_type, param='bin_dirs')
         if self.check_binaries:
             problems = _cniexec.binary_problems(path)
             if problems:
-                raise CniFailure('plugin binary %s is not safe to run as root: %s' % (path, '; '.join(problems)),
-                                 plugin=plugin_type, param='bin_dirs')
+                raise _cniexec.CniFailure('plugin binary %s is not safe to run as root: %s'
+                                          % (path, '; '.join(problems)), plugin=plugin_type, param='bin_dirs')
         self._paths[plugin_type] = path
         return path
 
@@ -264,19 +264,19 @@ class Runner(object):
             inv = self.executor(path, command, stdin, env=env, timeout=self.timeout)
         except _cniexec.PluginError as exc:
             self._log(network, plugin, command, env, conf, None, exc.msg)
-            raise CniFailure(failure_message(plugin, command, None, exc.msg, None), cni_msg=exc.msg,
-                             plugin=plugin['type'], command=command)
+            raise _cniexec.CniFailure(failure_message(plugin, command, None, exc.msg, None), cni_msg=exc.msg,
+                                      plugin=plugin['type'], command=command)
         self._log(network, plugin, command, env, conf, inv)
         self.invocations.append(dict(plugin=plugin['type'], command=command, exit_code=inv.returncode,
                                      duration_ms=round(inv.duration * 1000.0, 1)))
         if inv.returncode != 0:
             code, msg, details = parse_error(inv.returncode, inv.answer, inv.stdout, inv.stderr)
-            raise CniFailure(failure_message(plugin, command, code, msg, details), code=code, cni_msg=msg,
-                             cni_details=details, plugin=plugin['type'], command=command)
+            raise _cniexec.CniFailure(failure_message(plugin, command, code, msg, details), code=code, cni_msg=msg,
+                                      cni_details=details, plugin=plugin['type'], command=command)
         if want_result and not isinstance(inv.answer, dict):
             msg = 'no result on stdout' if not inv.stdout.strip() else 'the result is not a JSON object'
-            raise CniFailure(failure_message(plugin, command, None, msg, None), cni_msg=msg,
-                             plugin=plugin['type'], command=command)
+            raise _cniexec.CniFailure(failure_message(plugin, command, None, msg, None), cni_msg=msg,
+                                      plugin=plugin['type'], command=command)
         return inv.answer
 
     def _log(self, network, plugin, command, env, conf, inv, error=None):
@@ -319,7 +319,7 @@ class Runner(object):
         for plugin in network.plugins:
             try:
                 self.invoke(network, plugin, 'CHECK', rt, prev_result=cached_result)
-            except CniFailure as exc:
+            except _cniexec.CniFailure as exc:
                 if not portmap_ipv6_false_alarm(plugin, exc, cached_result):
                     raise
                 self.warnings.append(
@@ -380,8 +380,9 @@ class Outcome(object):
 def _differences(entry, network, rt):
     """(what, before, after) for each runtime input that differs from the cached attachment."""
     out = []
-    if entry.netns != rt.netns:
-        out.append(('netns', entry.netns or None, rt.netns or None))
+    cached_netns = entry.namespace()[0]      # the ``netns`` key, else the result's sandbox (podman)
+    if cached_netns != rt.netns:
+        out.append(('netns', cached_netns or None, rt.netns or None))
     if [list(p) for p in entry.cni_args] != [list(p) for p in rt.args]:
         out.append(('args', entry.cni_args or None, rt.args or None))
     if entry.capability_args != rt.capability_args:
@@ -435,7 +436,7 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False,
             if _cniloader.version_at_least(network.cni_version, '0.4.0') and not network.disable_check:
                 try:
                     outcome.check = runner.check(network, rt, entry.result)
-                except CniFailure as exc:
+                except _cniexec.CniFailure as exc:
                     outcome.check = 'failed'
                     reasons.append(('check', 'failed: %s' % exc.msg, 'passed'))
             else:
@@ -466,13 +467,13 @@ def _add(runner, network, rt, path, outcome):
     outcome.actions.append('ADD')
     try:
         result = runner.add(network, rt)
-    except CniFailure as exc:
+    except _cniexec.CniFailure as exc:
         # A failed ADD leaves whatever the plugins before the failing one made: undo it with DEL, as a
         # runtime does, and report the ADD failure.
         try:
             runner.delete(network, rt, None)
             exc.details['cleanup'] = 'DEL ran through the chain after the failed ADD'
-        except CniFailure as cleanup:
+        except _cniexec.CniFailure as cleanup:
             exc.details['cleanup'] = 'DEL after the failed ADD failed too: %s' % cleanup.msg
         raise
     _cnicache.write_cache(path, _cnicache.encode_cache(network, rt, result))

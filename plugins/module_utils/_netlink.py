@@ -207,6 +207,10 @@ class Netlink(object):
         nsid = answer.get('nsid') if isinstance(answer, dict) else None
         return nsid if isinstance(nsid, int) and nsid >= 0 else None
 
+    def xdp(self):
+        """Every link's XDP attachment, by name: ``{'index', 'mode', 'id', 'ids'}`` (see ``xdp_dict``)."""
+        return dict((m.get_attr('IFLA_IFNAME'), xdp_dict(m)) for m in self.call('listing links', 'get_links'))
+
     # Routes, neighbours and FDB entries go through the bulk codec in _rtnl
     # (one dump per kind, requests batched): an overlay has thousands.
 
@@ -369,3 +373,32 @@ def addr_dict(msg):
         scope=msg['scope'],
         flags=flags if flags is not None else msg['flags'],
     )
+
+
+# IFLA_XDP_ATTACHED (linux/if_link.h XDP_ATTACHED_*): pyroute2 0.7 and 0.9 both decode it to
+# bpftool's names; a number (another decoder) is read too.
+_XDP_ATTACHED = {0: None, 1: 'native', 2: 'generic', 3: 'offload', 4: 'multi',
+                 None: None, 'xdp': 'native', 'xdpdrv': 'native', 'xdpgeneric': 'generic',
+                 'xdpoffload': 'offload', 'xdpmulti': 'multi'}
+_XDP_MODE_IDS = (('native', 'IFLA_XDP_DRV_PROG_ID'), ('generic', 'IFLA_XDP_SKB_PROG_ID'),
+                 ('offload', 'IFLA_XDP_HW_PROG_ID'))
+
+
+def xdp_dict(msg):
+    """The XDP attachment of an RTM_NEWLINK message: ``index``; ``mode`` (native, generic, offload, multi
+    or None); ``id`` of the program (None: none); ``ids``, the program id per mode that has one."""
+    nested = msg.get_attr('IFLA_XDP')
+    attached = nested.get_attr('IFLA_XDP_ATTACHED') if nested is not None else None
+    mode = _XDP_ATTACHED.get(attached, 'multi' if attached else None)
+    ids = {}
+    if nested is not None:
+        for name, attr in _XDP_MODE_IDS:
+            value = nested.get_attr(attr)
+            if value:
+                ids[name] = value
+    prog_id = nested.get_attr('IFLA_XDP_PROG_ID') if nested is not None and mode else None
+    if mode in ('native', 'generic', 'offload') and not ids.get(mode):
+        ids[mode] = prog_id
+    if mode == 'multi' and not prog_id and ids:
+        prog_id = ids.get('native') or sorted(ids.values())[0]     # the kernel reports no single id then
+    return dict(index=msg['index'], mode=mode, id=prog_id or None, ids=ids)

@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniloader
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cniloader
 from ansible_collections.cni.node.plugins.module_utils import _cniruntime as rt_
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
@@ -85,7 +85,8 @@ def test_secrets_are_masked_in_the_log():
 
 
 def test_portmap_false_alarm_only_for_ipv4_only_results():
-    failure = rt_.CniFailure('x', code=999, cni_msg='could not check ipv6 dnat: chain X not found', command='CHECK')
+    failure = _cniexec.CniFailure('x', code=999, cni_msg='could not check ipv6 dnat: chain X not found',
+                                  command='CHECK')
     v4 = {'ips': [{'address': '10.0.0.2/24'}]}
     v6 = {'ips': [{'address': 'fd00::2/64'}]}
     assert rt_.portmap_ipv6_false_alarm({'type': 'portmap'}, failure, v4)
@@ -180,7 +181,7 @@ def test_del_before_0_4_0_gets_no_prev_result_and_check_is_refused(fake):
 def test_a_plugin_error_becomes_a_cni_failure_with_its_code(fake):
     net = chain()
     net.plugins[1]['behaviour'] = {'ADD': {'code': 11, 'msg': 'busy', 'details': 'retry'}}
-    with pytest.raises(rt_.CniFailure) as exc:
+    with pytest.raises(_cniexec.CniFailure) as exc:
         fake.runner().add(net, _cnicache.RuntimeConf('c1', '', 'eth0'))
     e = exc.value
     assert (e.code, e.cni_msg, e.cni_details, e.plugin, e.command) == (11, 'busy', 'retry', 'two', 'ADD')
@@ -190,14 +191,14 @@ def test_a_plugin_error_becomes_a_cni_failure_with_its_code(fake):
 def test_a_hanging_plugin_is_killed_at_the_timeout(fake):
     net = chain()
     net.plugins[0]['behaviour'] = {'ADD': 'hang'}
-    with pytest.raises(rt_.CniFailure) as exc:
+    with pytest.raises(_cniexec.CniFailure) as exc:
         fake.runner(timeout=0.5).add(net, _cnicache.RuntimeConf('c1', '', 'eth0'))
     assert 'within 0.5 s' in exc.value.msg and exc.value.code is None
 
 
 def test_missing_binary_names_bin_dirs(fake):
     net = _cniloader.network_from_bytes(b'{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"nope"}]}')
-    with pytest.raises(rt_.CniFailure) as exc:
+    with pytest.raises(_cniexec.CniFailure) as exc:
         fake.runner().add(net, _cnicache.RuntimeConf('c1', '', 'eth0'))
     assert exc.value.param == 'bin_dirs' and 'nope' in exc.value.msg
 
@@ -273,3 +274,25 @@ def test_present_for_a_namespace_that_is_gone_fails_naming_netns(fake):
             rt_.reconcile(runner, lambda: net, rt, 'present', fake.cache, check_mode=check_mode,
                           netns_exists=lambda p: False)
         assert exc.value.param == 'netns' and 'stale' in exc.value.msg
+
+
+def test_a_podman_entry_with_the_namespace_only_in_the_result_is_not_a_netns_difference(fake):
+    # podman (netavark's CNI path) writes no ``netns`` key: the namespace is only in interfaces[].sandbox.
+    runner = fake.runner()
+    net = _cniloader.network_from_bytes(b'{"cniVersion":"1.0.0","name":"fakenet","disableCheck":true,'
+                                        b'"plugins":[{"type":"one"}]}')
+    rt = _cnicache.RuntimeConf('c1', '/run/netns/x', 'eth0')
+    kw = dict(netns_exists=lambda p: True)
+    done = rt_.reconcile(runner, lambda: net, rt, 'present', fake.cache, **kw)
+    entry = _cnicache.read_cache(done.cache_path).data
+    del entry['netns']
+    entry['result']['interfaces'] = [{'name': 'eth0', 'sandbox': '/run/netns/x'}]
+    _cnicache.write_cache(done.cache_path, entry)
+    again = rt_.reconcile(runner, lambda: net, rt, 'present', fake.cache, **kw)
+    assert not again.changes.changed and again.actions == []
+    # A sandbox naming another namespace still is one.
+    entry['result']['interfaces'] = [{'name': 'eth0', 'sandbox': '/run/netns/y'}]
+    _cnicache.write_cache(done.cache_path, entry)
+    other = rt_.reconcile(runner, lambda: net, rt, 'present', fake.cache, check_mode=True, **kw)
+    assert [(d['path'].rsplit('/', 1)[1], d['before'], d['after']) for d in other.changes.drift] == [
+        ('netns', '/run/netns/y', '/run/netns/x')]
