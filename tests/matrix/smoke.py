@@ -92,6 +92,12 @@ def _gc(tmp):
     return dict(config=CONFLIST, cache_dir=tmp), False, lambda r: r.get('released') == []
 
 
+def _xdp(tmp):
+    # Nothing attached to lo and nothing to remove: no program is loaded.
+    return (dict(dev='lo', state='absent', state_file=os.path.join(tmp, 'xdp.json')), False,
+            lambda r: r['interfaces']['lo']['id'] is None)
+
+
 def _absent(prefix):
     def case(tmp):   # pylint: disable=unused-argument
         return dict(name=_unused_name(prefix), state='absent'), False, None
@@ -109,6 +115,7 @@ CASES = {
     'cni_plugin': _plugin,
     'cni_sysctl': _sysctl,
     'cni_vxlan': _absent('cnt-smk'),
+    'cni_xdp': _xdp,
 }
 
 
