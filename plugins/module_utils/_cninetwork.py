@@ -25,9 +25,10 @@ import os
 import re
 import stat
 
-from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec, _fileutil
+from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec, _errors, _fileutil
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 from ansible_collections.cni.node.plugins.module_utils._fileutil import StagedFile, commit_all
+from ansible_collections.cni.node.plugins.module_utils._params import absolute_path, check_paths
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
 DEFAULT_MODE = 0o644
@@ -79,15 +80,11 @@ class Spec(object):
             raise ParameterError('priority: %r is not valid (expected an integer from 0 to 999; it orders the files '
                                  'a runtime reads, lowest first)' % (priority,), param='priority')
         self.priority = priority
-        if not conf_dir or not os.path.isabs(conf_dir):
-            raise ParameterError('conf_dir: %r is not an absolute directory path' % (conf_dir,), param='conf_dir')
-        self.conf_dir = os.path.normpath(conf_dir)
+        self.conf_dir = os.path.normpath(absolute_path(conf_dir, 'conf_dir'))
         self.filename = '%02d-%s.conflist' % (priority, name)
         self.path = os.path.join(self.conf_dir, self.filename)
         self.bin_dirs = list(bin_dirs) if bin_dirs else ['/opt/cni/bin']
-        for i, d in enumerate(self.bin_dirs):
-            if not isinstance(d, str) or not os.path.isabs(d):
-                raise ParameterError('bin_dirs[%d]: %r is not an absolute directory path' % (i, d), param='bin_dirs')
+        check_paths(dict(bin_dirs=self.bin_dirs), ['bin_dirs'])
         self.validate = validate
         self.exclusive = exclusive
         self.mode = parse_mode(mode)
@@ -140,6 +137,7 @@ class Plan(object):
         self.config = None
         self.backup_files = []    # backups apply made (backup), in the order of the files
         self.backup_file = None   # the backup of the network's own file, when it had one
+        self.cleaned = []         # temporaries of killed runs removed (check mode: to remove)
 
 
 def _read_state(path):
@@ -238,6 +236,9 @@ def plan(spec, prober, read_text, uid=-1, gid=-1, check_mode=False):
     """
     p = Plan()
     p.path = spec.path
+    problem = _fileutil.directory_problem(spec.conf_dir)
+    if problem:
+        raise ParameterError('conf_dir: %s' % problem, param='conf_dir')
     if not os.path.isdir(spec.conf_dir):
         raise ParameterError('conf_dir: %s does not exist; create it first (the module does not create '
                              'directories)' % spec.conf_dir, param='conf_dir')
@@ -341,8 +342,14 @@ def _plan_file(spec, p, path, before_text, before_conf, problem, after_text, uid
 
 
 def run(spec, prober, check_mode=False, backup=None):
-    """The whole of a cni_network run: the plan, carried out (``backup`` first) unless ``check_mode``."""
+    """The whole of a cni_network run: the plan, carried out (``backup`` first) unless ``check_mode``.
+
+    The plan's ``cleaned`` lists the temporary files of the network's file
+    that killed runs left in ``conf_dir``, removed (check mode: to remove).
+    Nothing locks ``conf_dir``; a temporary a live run holds is never removed.
+    """
     p = plan(spec, prober, _fileutil.read_text, spec.uid, spec.gid, check_mode=check_mode)
+    p.cleaned = _fileutil.clean_temps([spec.path], check_mode=check_mode)
     if not check_mode:
         apply(p, backup=backup)
     return p
@@ -373,6 +380,7 @@ def apply(p, backup=None):
             p.write.discard()
 
 
+@_errors.doing('set the mode and owner of')
 def _set_attrs(attrs):
     if attrs:
         path, mode, uid, gid = attrs

@@ -17,39 +17,50 @@ whole of a module run. The flow:
 1. ``candidates_from_archive`` / ``candidates_from_folder`` list the plugin
    binaries a source offers. An archive is refused whole, before anything
    is extracted, when any member is a link, a device, a FIFO, has an
-   absolute path, a ``..`` component or a path below the top level.
+   absolute path, a ``..`` component or a path below the top level, and
+   refused naming ``src`` when it is cut short or corrupt (it is read to
+   its end before anything is installed).
 2. ``plan`` compares each wanted binary's sha256 (and mode) with what
    ``bin_dir`` holds, and lists binaries to remove (``exclusive``).
 3. ``apply`` stages every new binary as a temporary file in ``bin_dir``
    (same filesystem), then renames each over its target: a running exec
-   sees the old file or the new one, never half a file.
+   sees the old file or the new one, never half a file. Before that, ``run``
+   removes the temporaries that killed runs left for these binaries
+   (``_fileutil.clean_temps``; the plan's ``cleaned``).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import errno
 import hashlib
 import json
+import lzma
 import os
 import re
 import shutil
 import stat
 import tarfile
 import tempfile
+import zlib
 
 from ansible_collections.cni.node.plugins.module_utils import _cniexec
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     ParameterError,
+    doing,
 )
 from ansible_collections.cni.node.plugins.module_utils._fileutil import (
     StagedFile,
     atomic_write,
+    clean_temps,
+    directory_problem,
     read_text,
     remove,
 )
+from ansible_collections.cni.node.plugins.module_utils._params import absolute_path
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
 BINARY_MODE = 0o755
@@ -110,6 +121,7 @@ def digest_from_checksum_file(text, archive_name):
     raise ParameterError('checksum: the checksum file lists no sha256 for %s' % archive_name, param='checksum')
 
 
+@doing('read')
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, 'rb') as f:
@@ -223,19 +235,35 @@ def _member_name(member):
     return parts[0]
 
 
+@contextlib.contextmanager
+def _reading_archive(archive):
+    """A damaged archive (cut short, corrupt) is refused naming ``src``; other errors pass."""
+    try:
+        yield
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise ParameterError('src: %s is not a readable tar archive (%s)' % (archive, exc), param='src')
+    except (IOError, OSError) as exc:
+        if exc.errno is not None:
+            raise   # the system's error (no space for the extracted copy, ...): the module edge names it
+        # gzip's BadGzipFile and bz2's "Invalid data stream" are OSErrors without an errno.
+        raise ParameterError('src: %s is not a readable tar archive (%s)' % (archive, exc), param='src')
+
+
 def candidates_from_archive(archive, workdir):
     """Extract the plugin binaries of a .tgz into ``workdir``: {name: path}.
 
     Every member is checked before the first byte is written. Regular
     files with an executable bit are plugins; others (LICENSE, README.md)
-    are left out.
+    are left out. The archive is read to its end, so a compressed archive
+    that is cut short or corrupt (its checksum) is refused, naming ``src``.
     """
     try:
         tar = tarfile.open(archive, 'r:*')
     except (tarfile.TarError, IOError, OSError) as exc:
         raise ParameterError('src: %s is not a readable tar archive (%s)' % (archive, exc), param='src')
     with tar:
-        members = tar.getmembers()
+        with _reading_archive(archive):
+            members = tar.getmembers()
         plain = [(m, _member_name(m)) for m in members]
         out = {}
         for member, name in plain:
@@ -244,14 +272,24 @@ def candidates_from_archive(archive, workdir):
             if name in out:
                 raise UnsafeArchive('src: archive holds %s twice: refusing it' % name, param='src')
             path = os.path.join(workdir, name)
-            src = tar.extractfile(member)
+            with _reading_archive(archive):
+                src = tar.extractfile(member)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
             with os.fdopen(fd, 'wb') as dst:
-                shutil.copyfileobj(src, dst)
+                while True:
+                    with _reading_archive(archive):
+                        block = src.read(1 << 20)
+                    if not block:
+                        break
+                    dst.write(block)
             out[name] = path
+        with _reading_archive(archive):
+            while tar.fileobj.read(1 << 20):
+                pass   # to the end: a compressed stream checks its CRC and length there
     return out
 
 
+@doing('read')
 def candidates_from_folder(folder):
     """Plugin binaries in a folder on the node: regular executable files, links not followed."""
     try:
@@ -266,6 +304,7 @@ def candidates_from_folder(folder):
     return out
 
 
+@doing('read')
 def installed(bin_dir):
     """{name: (sha256 or None for a non-regular entry, mode)} of what bin_dir holds."""
     out = {}
@@ -350,10 +389,12 @@ class Spec(object):
             raise ParameterError('state: %r is not valid (present or absent)' % (state,), param='state')
         if state == 'absent' and not names:
             raise ParameterError('names: required with state=absent (the binaries to remove)', param='names')
+        if src and not _URL.match(src):
+            absolute_path(src, 'src')
         self.src = src
         self.checksum = checksum
         self.names = names
-        self.bin_dir = bin_dir
+        self.bin_dir = absolute_path(bin_dir, 'bin_dir')
         self.exclusive = exclusive
         self.verify = verify
         self.state = state
@@ -366,6 +407,7 @@ class Plan(object):
         self.installs = []    # (name, source path)
         self.removals = []    # names
         self.binaries = {}    # name -> {sha256, path}
+        self.cleaned = []     # temporaries of killed runs removed (check mode: to remove)
 
 
 def plan(bin_dir, candidates, names=None, exclusive=False, state='present'):
@@ -417,7 +459,8 @@ def apply(p, bin_dir):
     binaries, better than none), and the error names the binary.
     """
     if p.create_dir:
-        os.makedirs(bin_dir, BINARY_MODE)
+        with doing('create the directory'):
+            os.makedirs(bin_dir, BINARY_MODE)
     staged = []
     try:
         for name, source in p.installs:
@@ -464,30 +507,37 @@ def run(spec, opener, tmpdir=None, check_mode=False):
 
 
 def _run(spec, opener, workdir, check_mode):
+    problem = directory_problem(spec.bin_dir)
+    if problem:
+        raise ParameterError('bin_dir: %s' % problem, param='bin_dir')
     manifest = None
     if spec.state == 'present':
         source = Source(spec.src, spec.checksum, opener)
+        done = None
         if source.digest:
             done = unchanged_from_manifest(spec.bin_dir, source.digest, spec.names, spec.exclusive, spec.verify)
-            if done is not None:
-                # bin_dir holds exactly what this archive gives: no download.
-                p = Plan()
-                p.binaries = done
-                return p
-        offered = source.candidates(workdir)
-        p = plan(spec.bin_dir, offered, names=spec.names, exclusive=spec.exclusive)
-        if spec.verify:
-            for name, info in p.binaries.items():
-                info['versions'] = verified_versions(offered[name])
-        if source.digest:
-            # Every binary the archive offers, with versions where verified.
-            recorded = dict((name, dict(sha256=sha256_file(path)))
-                            for name, path in offered.items() if name not in p.binaries)
-            for name, info in p.binaries.items():
-                recorded[name] = dict((k, v) for k, v in info.items() if k != 'path')
-            manifest = render_manifest(source.digest, recorded)
+        if done is not None:
+            # bin_dir holds exactly what this archive gives: no download.
+            p = Plan()
+            p.binaries = done
+        else:
+            offered = source.candidates(workdir)
+            p = plan(spec.bin_dir, offered, names=spec.names, exclusive=spec.exclusive)
+            if spec.verify:
+                for name, info in p.binaries.items():
+                    info['versions'] = verified_versions(offered[name])
+            if source.digest:
+                # Every binary the archive offers, with versions where verified.
+                recorded = dict((name, dict(sha256=sha256_file(path)))
+                                for name, path in offered.items() if name not in p.binaries)
+                for name, info in p.binaries.items():
+                    recorded[name] = dict((k, v) for k, v in info.items() if k != 'path')
+                manifest = render_manifest(source.digest, recorded)
     else:
         p = plan(spec.bin_dir, {}, names=spec.names, state='absent')
+    # Temporaries a killed run left for the binaries this run is about (and the manifest).
+    targets = set(p.binaries) | set(spec.names or []) | set(p.removals) | {MANIFEST}
+    p.cleaned = clean_temps([os.path.join(spec.bin_dir, name) for name in targets], check_mode=check_mode)
     if not check_mode:
         apply(p, spec.bin_dir)
         write_manifest(spec.bin_dir, manifest)

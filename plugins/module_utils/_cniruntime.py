@@ -42,6 +42,7 @@ import time
 
 from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cniloader
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
+from ansible_collections.cni.node.plugins.module_utils._params import check_paths
 
 DEFAULT_TIMEOUT = 60
 _SECRET_RE = re.compile(r'(?i)(secret|token|passw|credential|private.?key|api.?key|auth)')
@@ -88,6 +89,7 @@ def argument_spec(**extra):
 
 def from_params(params):
     """(runner, network loader) for the shared options; the loader reads O(network) or takes O(config)."""
+    check_paths(params, ('conf_dir', 'bin_dirs', 'cache_dir', 'log_file'))
     if params['timeout'] <= 0:
         raise ParameterError('timeout must be a positive number of seconds', param='timeout')
     runner = Runner(params['bin_dirs'], timeout=params['timeout'], log_file=params['log_file'])

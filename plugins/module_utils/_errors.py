@@ -6,11 +6,18 @@
 Library code raises these; only a module's edge turns them into
 ``fail_json``. Each error can name the module parameter it is about, so the
 message a user sees says which input to fix and what would be valid.
+
+An ``OSError`` that is not expected (disk full, permission denied, a path
+that is a file) is not caught where it happens: ``doing`` marks it, on its
+way up, with what the code was doing, and ``_edge.edge`` turns it into a
+message naming that operation and the parameter whose path failed.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import functools
 
 
 class CniNodeError(Exception):
@@ -68,3 +75,32 @@ class KernelRefused(CniNodeError):
 
 class StateFileError(CniNodeError):
     """A state or configuration file is unreadable, corrupt or of unknown version."""
+
+
+class doing(object):  # pylint: disable=invalid-name
+    """Context manager and decorator: an OSError passing through is marked with what the code was doing.
+
+    ``with doing('write'):`` or ``@doing('read')``; the innermost mark wins
+    (``exc.doing``), and the error is re-raised unchanged otherwise. The
+    module edge (``_edge.edge``) reads the mark: ``bin_dir: cannot write
+    /opt/cni/bin/.bridge.x1y2z3a4.tmp: No space left on device``. Phrase the
+    operation as a verb that reads well before a path.
+    """
+
+    def __init__(self, what):
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if isinstance(exc, EnvironmentError) and getattr(exc, 'doing', None) is None:
+            exc.doing = self.what
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def marked(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        return marked

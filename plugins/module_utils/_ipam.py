@@ -43,9 +43,11 @@ __metaclass__ = type
 import bisect
 
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError, StateFileError
+from ansible_collections.cni.node.plugins.module_utils._fileutil import clean_temps
 from ansible_collections.cni.node.plugins.module_utils._ipamaddr import FAMILIES, format_many, ranges_many
 from ansible_collections.cni.node.plugins.module_utils._ipamspec import merge
 from ansible_collections.cni.node.plugins.module_utils._ipamstate import Document, load_document, render_document
+from ansible_collections.cni.node.plugins.module_utils._params import absolute_path
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 from ansible_collections.cni.node.plugins.module_utils._statefile import LockedStateFile
 
@@ -90,6 +92,7 @@ class Plan(object):
         self.released = []      # members whose subnets this run releases
         self.allocated = []     # members that get a new subnet (in some family)
         self.totals = {}
+        self.cleaned = []       # temporaries of killed runs removed (check mode: to remove), filled by ``run``
 
 
 def plan(spec, doc, path='state file'):
@@ -367,11 +370,19 @@ def run(spec, path, lock_timeout=60.0, check_mode=False):
 
     Check mode takes a shared lock and creates nothing (see
     ``LockedStateFile``); a real run holds the exclusive lock from before
-    the read until after the new file is renamed into place.
+    the read until after the new file is renamed into place. Under the
+    lock, no live run is writing: the temporary files of the state file
+    that killed runs left are removed (check mode: listed) in ``cleaned``.
+
+    ``path`` runs on the controller, in a temporary working directory: a
+    relative one is refused.
     """
+    absolute_path(path, 'path')
     with LockedStateFile(path, timeout=lock_timeout, exclusive=not check_mode) as store:
+        cleaned = clean_temps([path], check_mode=check_mode)
         doc = load_document(store.read(), path)
         p = plan(spec, doc, path)
+        p.cleaned = cleaned
         if p.write and not check_mode:
             new = apply(doc, p, spec.name)
             store.write(render_document(new) if new['pools'] else None)

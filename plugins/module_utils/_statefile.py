@@ -45,6 +45,9 @@ class LockedStateFile(object):
 
     def __enter__(self):
         directory = os.path.dirname(os.path.abspath(self.path))
+        problem = _fileutil.directory_problem(directory)
+        if problem:
+            raise ParameterError('%s: %s' % (self.param, problem), param=self.param)
         if not os.path.isdir(directory):
             raise ParameterError('%s: the directory %s does not exist; create it first (the module does not create '
                                  'directories)' % (self.param, directory), param=self.param)

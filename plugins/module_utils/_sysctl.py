@@ -40,6 +40,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
     ParameterError,
     StateFileError,
 )
+from ansible_collections.cni.node.plugins.module_utils._params import absolute_path, netns_value
 from ansible_collections.cni.node.plugins.module_utils._procsys import canonical_key
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
@@ -156,7 +157,7 @@ class Spec(object):
         if state not in ('present', 'absent'):
             raise ParameterError('state: %r is not valid (present or absent)' % (state,), param='state')
         self.state = state
-        self.netns = netns
+        self.netns = netns_value(netns)
         if persist is None:
             persist = netns is None
         if persist and netns is not None:
@@ -174,9 +175,8 @@ class Spec(object):
             raise ParameterError(
                 'file: %r is not valid: a plain file name ending in .conf (systemd-sysctl reads only *.conf)'
                 % (file,), param='file')
-        for name, value in (('sysctl_dir', sysctl_dir), ('modules_load_dir', modules_load_dir)):
-            if not value or not os.path.isabs(value):
-                raise ParameterError('%s: %r is not an absolute directory path' % (name, value), param=name)
+        absolute_path(sysctl_dir, 'sysctl_dir')
+        absolute_path(modules_load_dir, 'modules_load_dir')
         if os.path.normpath(sysctl_dir) == os.path.normpath(modules_load_dir):
             raise ParameterError('modules_load_dir: must differ from sysctl_dir (both files are named %s)' % file,
                                  param='modules_load_dir')
@@ -220,6 +220,7 @@ class Plan(object):
         self.modules_file = None
         self.actual = {}         # runtime values read before the run
         self.values = None       # runtime values after the run (state=present), filled by ``run``
+        self.cleaned = []        # temporaries of killed runs removed (check mode: to remove), filled by ``run``
 
 
 def plan(spec, procsys, kmods, read_text, host_exists=None):
@@ -286,7 +287,14 @@ def _plan_runtime(spec, p, procsys, kmods, host_exists):
             p.changes.add('sysctl/%s' % key, cur, want)
 
 
+def _existing_dir(path, param):
+    problem = _fileutil.directory_problem(path)
+    if problem:
+        raise ParameterError('%s: %s' % (param, problem), param=param)
+
+
 def _plan_files(spec, p, kmods, read_text):
+    _existing_dir(spec.sysctl_dir, 'sysctl_dir')
     if not os.path.isdir(spec.sysctl_dir):
         raise ParameterError('sysctl_dir: %s does not exist; create it first (the module does not create '
                              'directories)' % spec.sysctl_dir, param='sysctl_dir')
@@ -319,6 +327,8 @@ def _plan_modules_file(spec, p, kmods, read_text, entries):
     after_text = render_modules(wanted) if wanted else None
     if after_text == before_text:
         return
+    if wanted:
+        _existing_dir(spec.modules_load_dir, 'modules_load_dir')
     if wanted and not os.path.isdir(spec.modules_load_dir):
         raise ParameterError('modules_load_dir: %s does not exist; create it first' % spec.modules_load_dir,
                              param='modules_load_dir')
@@ -349,7 +359,9 @@ def _writes_after_loading(p, procsys):
 def run(spec, procsys, kmods, check_mode=False):
     """The whole of a cni_sysctl run, inside ``spec.netns`` when given: plan, apply unless check mode, read back.
 
-    The plan's ``values`` holds each key's value after the run (state=present).
+    The plan's ``values`` holds each key's value after the run (state=present),
+    its ``cleaned`` the temporary files that killed runs left beside the
+    managed files and that this run removed (check mode: would remove).
     """
     host_exists = None
     if spec.netns is not None:
@@ -357,6 +369,9 @@ def run(spec, procsys, kmods, check_mode=False):
         host_exists = set(k for k in spec.params if procsys.exists(k))
     with _netns.entered(spec.netns):
         p = plan(spec, procsys, kmods, _fileutil.read_text, host_exists)
+        if spec.persist:
+            targets = [spec.path] + ([spec.modules_path] if spec.load_modules else [])
+            p.cleaned = _fileutil.clean_temps(targets, check_mode=check_mode)
         if not check_mode:
             apply(p, procsys, kmods)
         if spec.state == 'present':

@@ -207,8 +207,8 @@ cni_details:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniruntime
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniruntime, _edge
+from ansible_collections.cni.node.plugins.module_utils._params import netns_value
 
 
 def main():
@@ -228,16 +228,12 @@ def main():
     )
     p = module.params
     runner = None
-    try:
+    with _edge.edge(module, 'cni_attachment', details=lambda: dict(invocations=runner.invocations if runner else [])):
         runner, load = _cniruntime.from_params(p)
-        rt = _cnicache.RuntimeConf(p['container_id'], _cnicache.netns_path(p['netns']), p['ifname'],
+        rt = _cnicache.RuntimeConf(p['container_id'], _cnicache.netns_path(netns_value(p['netns'])), p['ifname'],
                                    args=p['args'], capability_args=p['capability_args'])
         outcome = _cniruntime.reconcile(runner, load, rt, p['state'], p['cache_dir'], check_mode=module.check_mode,
                                         network_name=p['network'])
-    except CniNodeError as exc:
-        module.fail_json(invocations=runner.invocations if runner else [], **exc.to_fail_kwargs())
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cni_attachment: %s' % exc, invocations=runner.invocations if runner else [])
 
     for warning in (outcome.network.warnings if outcome.network is not None else []) + runner.warnings:
         module.warn(warning)

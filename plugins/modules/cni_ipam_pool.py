@@ -80,8 +80,11 @@ options:
     default: {}
   path:
     description:
-      - The state file (JSON). Its directory must exist. The lock file O(path)C(.lock) is created next to it
+      - The state file (JSON), an absolute path on the controller (the module runs in a temporary directory, so a
+        relative path is refused). Its directory must exist. The lock file O(path)C(.lock) is created next to it
         and left in place.
+      - Temporary files of the state file that a killed run left next to it are removed by the next run, under the
+        lock (see RV(cleaned)).
     type: path
     required: true
   purge:
@@ -248,14 +251,22 @@ path:
   returned: always
   type: str
   sample: /srv/ansible/state/ipam.json
+cleaned:
+  description:
+    - Temporary files of the state file (C(.<name>.XXXXXXXX.tmp)) that a killed earlier run left next to it, removed
+      by this run under the lock (in check mode, that a run would remove). Housekeeping, not drift - they do not make
+      the task changed.
+  returned: always
+  type: list
+  elements: str
+  sample: [/srv/ansible/state/.ipam.json.k2j4x9qa.tmp]
 '''
 
 import gc
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _ipam
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils import _edge, _ipam
 from ansible_collections.cni.node.plugins.module_utils._ipamspec import Spec
 
 
@@ -297,15 +308,11 @@ def _main():
         required_if=[('state', 'present', ('cidr', 'node_prefix'))],
         supports_check_mode=True,
     )
-    try:
+    with _edge.edge(module, 'cni_ipam_pool', param='path'):
         plan = run(module.params, module.check_mode)
-    except CniNodeError as exc:
-        module.fail_json(**exc.to_fail_kwargs())
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cni_ipam_pool: %s' % exc, param='path')
 
     extra = dict(members=plan.members, unlisted=plan.unlisted, released=plan.released, allocated=plan.allocated,
-                 path=module.params['path'])
+                 path=module.params['path'], cleaned=plan.cleaned)
     if module.params['state'] == 'present':
         extra['totals'] = plan.totals
     module.exit_json(**plan.changes.result(diff_mode=module._diff, **extra))

@@ -31,6 +31,8 @@ description:
     would load only one of them). O(exclusive=true) removes every other network configuration file instead,
     the cure for stale configuration lists that load first.
   - Returns which network a runtime loads first from O(conf_dir) (its default network).
+  - Temporary files of the network's file that a killed run left in O(conf_dir) are removed by the next run
+    (see RV(cleaned)).
 author:
   - cni.node developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -48,8 +50,10 @@ options:
       - C(name) and C(cniVersion) inside a plugin object are dropped - a runtime replaces them with the list's.
       - Keys the runtime generates (C(runtimeConfig), C(prevResult), C(cni.dev/*)) are refused.
       - Required with O(state=present).
+      - Each element must be a dictionary. The collection checks the elements itself (hence C(elements=raw)), so a
+        string in the list is refused with a message that names the element, for example C(plugins[0]).
     type: list
-    elements: dict
+    elements: raw
   cni_version:
     description:
       - The C(cniVersion) of the list - one of C(0.1.0), C(0.2.0), C(0.3.0), C(0.3.1), C(0.4.0), C(1.0.0),
@@ -66,12 +70,13 @@ options:
     type: bool
     default: false
   conf_dir:
-    description: Directory of network configuration files. It must exist; the module does not create it.
+    description: Directory of network configuration files, an absolute path. It must exist; the module does not
+      create it.
     type: path
     default: /etc/cni/net.d
   bin_dirs:
     description:
-      - Directories searched for plugin binaries, in order (like a runtime's C(CNI_PATH)). Used by
+      - Directories searched for plugin binaries, in order (like a runtime's C(CNI_PATH)), absolute paths. Used by
         O(cni_version=auto) and O(validate).
     type: list
     elements: path
@@ -247,6 +252,15 @@ removed:
   type: list
   elements: str
   sample: [/etc/cni/net.d/05-old.conflist]
+cleaned:
+  description:
+    - Temporary files of the network's file (C(.<file>.XXXXXXXX.tmp)) that a killed earlier run left in O(conf_dir),
+      removed by this run (in check mode, that a run would remove). Housekeeping, not drift - they do not make the
+      task changed. A temporary that a live run holds is never removed.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/cni/net.d/.10-podnet.conflist.k2j4x9qa.tmp]
 backup_file:
   description: The backup of the network's previous file.
   returned: when O(backup=true) and the file was replaced or removed
@@ -260,15 +274,14 @@ backup_files:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _cninetwork
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils import _cninetwork, _edge
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type='str', required=True),
-            plugins=dict(type='list', elements='dict'),
+            plugins=dict(type='list', elements='raw'),
             cni_version=dict(type='str', default='auto'),
             disable_check=dict(type='bool', default=False),
             disable_gc=dict(type='bool', default=False),
@@ -286,7 +299,7 @@ def main():
         supports_check_mode=True,
     )
     args = module.params
-    try:
+    with _edge.edge(module, 'cni_network'):
         spec = _cninetwork.Spec(
             args['name'], plugins=args['plugins'], cni_version=args['cni_version'],
             disable_check=args['disable_check'], disable_gc=args['disable_gc'], conf_dir=args['conf_dir'],
@@ -295,14 +308,11 @@ def main():
             group=args['group'])
         plan = _cninetwork.run(spec, _cninetwork.Prober(), check_mode=module.check_mode,
                                backup=module.backup_local if args['backup'] else None)
-    except CniNodeError as exc:
-        module.fail_json(**exc.to_fail_kwargs())
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cni_network: %s' % exc)
 
     for warning in spec.warnings:
         module.warn(warning)
-    extra = dict(path=spec.path, config=plan.config, default_network=plan.default_network, removed=plan.removed)
+    extra = dict(path=spec.path, config=plan.config, default_network=plan.default_network, removed=plan.removed,
+                 cleaned=plan.cleaned)
     if spec.state == 'present':
         extra.update(cni_version=plan.cni_version, plugin_versions=plan.plugin_versions,
                      plugin_paths=plan.binaries)

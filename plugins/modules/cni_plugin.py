@@ -21,7 +21,8 @@ description:
     executable bit are plugins; other files of a release (C(LICENSE), C(README.md)) are left out.
   - Idempotent by per-binary sha256. Each changed binary is written to a temporary file in O(bin_dir) and
     renamed over the old one, so a container runtime executing a plugin meanwhile sees the old binary or the
-    new one, never half a file.
+    new one, never half a file. Temporary files a killed run left behind are removed by the next run (see RV(cleaned)).
+  - An archive that is cut short or corrupt is refused as a whole, naming O(src), before anything is installed.
   - With O(verify), every binary must answer the CNI C(VERSION) command before anything is installed; the
     supported CNI versions of each binary are returned.
   - Downloads and extraction happen in a temporary directory that is always removed.
@@ -37,7 +38,7 @@ options:
     description:
       - Where the plugins come from. An C(http://) or C(https://) URL of a release archive (C(.tgz)), the path of
         such an archive on the node, or the path of a folder on the node that holds the binaries.
-      - Required with O(state=present).
+      - Required with O(state=present). A path must be absolute.
     type: str
   checksum:
     description:
@@ -53,7 +54,7 @@ options:
     elements: str
   bin_dir:
     description:
-      - Directory of the CNI plugin binaries. Created (mode 0755) when missing.
+      - Directory of the CNI plugin binaries (an absolute path). Created (mode 0755) when missing.
     type: path
     default: /opt/cni/bin
   exclusive:
@@ -147,6 +148,15 @@ removed:
   returned: always
   type: list
   elements: str
+cleaned:
+  description:
+    - Temporary files that a killed earlier run left in O(bin_dir) for these binaries (or the manifest), removed by
+      this run (in check mode, that a run would remove). Housekeeping, not drift - they do not make the task
+      changed. A temporary that a live run holds is never removed.
+  returned: always
+  type: list
+  elements: str
+  sample: [/opt/cni/bin/.bridge.k2j4x9qa.tmp]
 bin_dir:
   description: The plugin directory.
   returned: always
@@ -159,8 +169,7 @@ import functools
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.cni.node.plugins.module_utils import _cniplugin
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils import _cniplugin, _edge
 
 
 def main():
@@ -182,15 +191,11 @@ def main():
     args = module.params
     # Downloads (archive and checksum file) go through ansible's open_url: proxies, TLS settings, timeout.
     opener = functools.partial(open_url, timeout=args['timeout'], validate_certs=args['validate_certs'])
-    try:
+    with _edge.edge(module, 'cni_plugin', paths=('src',)):
         spec = _cniplugin.Spec(args['src'], checksum=args['checksum'], names=args['names'], bin_dir=args['bin_dir'],
                                exclusive=args['exclusive'], verify=args['verify'], state=args['state'])
         plan = _cniplugin.run(spec, opener, tmpdir=module.tmpdir, check_mode=module.check_mode)
-    except CniNodeError as exc:
-        module.fail_json(**exc.to_fail_kwargs())
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cni_plugin: %s' % exc)
-    extra = dict(bin_dir=spec.bin_dir, removed=list(plan.removals))
+    extra = dict(bin_dir=spec.bin_dir, removed=list(plan.removals), cleaned=plan.cleaned)
     if spec.state == 'present':
         extra['binaries'] = plan.binaries
     module.exit_json(**plan.changes.result(diff_mode=module._diff, **extra))

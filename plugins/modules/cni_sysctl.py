@@ -24,6 +24,8 @@ description:
     directory. Nothing changes when one of them fails.
   - When the kernel refuses or changes (clamps) a value during the run, every value written by this
     run is put back and the task fails naming the key, so the node is left as it was.
+  - The managed files are written through a temporary file beside them; temporary files that a killed run left
+    there are removed by the next run with O(persist) (see RV(cleaned)).
   - Keys provided by a kernel module (C(net.bridge.*) by C(br_netfilter), C(net.netfilter.nf_conntrack_*)
     by C(nf_conntrack)) can load that module and persist it in C(/etc/modules-load.d), see O(load_modules).
 author:
@@ -63,7 +65,7 @@ options:
     type: bool
   sysctl_dir:
     description:
-      - Directory of the managed file. It must exist; the module does not create directories.
+      - Directory of the managed file, an absolute path. It must exist; the module does not create directories.
     type: path
     default: /etc/sysctl.d
   file:
@@ -91,7 +93,7 @@ options:
     default: true
   modules_load_dir:
     description:
-      - Directory of the modules-load.d file. It must exist when a module is to be listed.
+      - Directory of the modules-load.d file, an absolute path. It must exist when a module is to be listed.
     type: path
     default: /etc/modules-load.d
 notes:
@@ -202,12 +204,20 @@ loaded_modules:
   type: list
   elements: str
   sample: [br_netfilter]
+cleaned:
+  description:
+    - Temporary files that a killed earlier run left beside the managed files, removed by this run (in check mode,
+      that a run would remove). Housekeeping, not drift - they do not make the task changed. A temporary that a
+      live run holds is never removed.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/sysctl.d/.90-cni-node.conf.k2j4x9qa.tmp]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _sysctl
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils import _edge, _sysctl
 from ansible_collections.cni.node.plugins.module_utils._kmod import KernelModules
 from ansible_collections.cni.node.plugins.module_utils._procsys import ProcSys
 
@@ -228,20 +238,16 @@ def main():
         supports_check_mode=True,
     )
     args = module.params
-    try:
+    with _edge.edge(module, 'cni_sysctl'):
         spec = _sysctl.Spec(
             args['params'], state=args['state'], persist=args['persist'], sysctl_dir=args['sysctl_dir'],
             file=args['file'], exclusive=args['exclusive'], load_modules=args['load_modules'],
             modules_load_dir=args['modules_load_dir'], netns=args['netns'])
         plan = _sysctl.run(spec, ProcSys(), KernelModules(runner=module.run_command), check_mode=module.check_mode)
-    except CniNodeError as exc:
-        module.fail_json(**exc.to_fail_kwargs())
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cni_sysctl: %s' % exc)
 
     extra = dict(params=spec.params if spec.state == 'present' else dict.fromkeys(spec.params),
                  file=spec.path if spec.persist else None,
-                 loaded_modules=list(plan.load))
+                 loaded_modules=list(plan.load), cleaned=plan.cleaned)
     if plan.values is not None:
         extra['values'] = plan.values
     module.exit_json(**plan.changes.result(diff_mode=module._diff, **extra))

@@ -16,6 +16,8 @@ import io
 import json
 import os
 import stat
+import subprocess
+import sys
 import tarfile
 import threading
 
@@ -228,3 +230,67 @@ def test_a_failing_rename_keeps_the_binaries_already_there(module, tmp_path):
     after = bin_state(str(bin_dir))
     assert after['bridge'] == before['bridge'] and after['loopback'] == before['loopback']
     assert [p for p in os.listdir(str(bin_dir)) if p.startswith('.')] == [], 'staging files left'
+
+
+def run_in(cwd, args, check=False):
+    """cni_plugin as Ansible runs it, from the working directory ``cwd`` (where a relative path would land)."""
+    argfile = os.path.join(str(cwd), '..', 'args-%s.json' % os.path.basename(str(cwd)))
+    with open(argfile, 'w') as f:
+        json.dump({'ANSIBLE_MODULE_ARGS': dict(args, _ansible_check_mode=check, _ansible_diff=True)}, f)
+    env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
+    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.cni.node.plugins.modules.cni_plugin', argfile],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
+                          cwd=str(cwd), check=False)
+    os.unlink(argfile)
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize('check', [False, True], ids=['run', 'check'])
+@pytest.mark.parametrize('param', ['bin_dir', 'src'])
+def test_a_relative_path_installs_nothing_anywhere(release, tmp_path, param, check):
+    cwd = tmp_path / 'cwd'
+    cwd.mkdir()
+    if param == 'src':   # what a relative src would find in the module's working directory
+        os.symlink(SYSTEM_PLUGINS, str(cwd / 'plugins'))
+        args = dict(src='plugins', bin_dir=str(tmp_path / 'bin'))
+    else:
+        args = dict(src=str(release['root'] / ARCHIVE), bin_dir='relbin')
+    before = sorted(os.listdir(str(cwd)))
+    res = run_in(cwd, args, check=check)
+    assert res.get('failed') is True and res['param'] == param, res
+    assert res['msg'].startswith('%s: must be an absolute path, got %r' % (param, args[param]))
+    assert sorted(os.listdir(str(cwd))) == before, 'a refused run created files in its working directory'
+    assert not os.path.exists(str(tmp_path / 'bin'))
+
+
+@pytest.mark.parametrize('how', ['half', 'tail'])
+def test_a_truncated_release_archive_is_refused_naming_src(module, release, tmp_path, how):
+    with open(str(release['root'] / ARCHIVE), 'rb') as f:
+        data = f.read()
+    cut = data[:len(data) // 2] if how == 'half' else data[:-100]
+    truncated = tmp_path / ('truncated-%s.tgz' % how)
+    truncated.write_bytes(cut)
+    bin_dir = str(tmp_path / 'bin')
+    res = module('cni_plugin', dict(src=str(truncated), bin_dir=bin_dir))
+    assert res['param'] == 'src', res
+    assert failing(res).startswith('src: %s is not a readable tar archive' % truncated)
+    assert 'Traceback' not in json.dumps(res) and bin_state(bin_dir) is None
+    # Served, with the digest of the truncated file: the download matches, the archive is still refused.
+    served = release['root'] / truncated.name
+    served.write_bytes(cut)
+    res = module('cni_plugin', dict(src=release['url'] + truncated.name, checksum='sha256:' + sha256(str(served)),
+                                    bin_dir=bin_dir))
+    assert res['param'] == 'src' and failing(res).startswith('src: ') and 'is not a readable tar archive' in res['msg']
+    assert bin_state(bin_dir) is None
+
+
+def test_bin_dir_that_is_a_regular_file_is_named(module, tmp_path):
+    plain = tmp_path / 'plain'
+    plain.write_text('a file\n')
+    for bin_dir in (plain, plain / 'sub'):
+        for args in (dict(src=SYSTEM_PLUGINS, bin_dir=str(bin_dir)),
+                     dict(names=['bridge'], state='absent', bin_dir=str(bin_dir))):
+            res = module('cni_plugin', args)
+            assert res['param'] == 'bin_dir' and failing(res).startswith('bin_dir: %s' % plain), res
+            assert 'not a directory' in res['msg'] and 'Errno' not in res['msg']
+    assert plain.read_text() == 'a file\n'

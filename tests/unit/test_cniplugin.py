@@ -293,3 +293,31 @@ def test_spec_refuses(kw, param):
     with pytest.raises(ParameterError) as exc:
         _cniplugin.Spec(**kw)
     assert exc.value.param == param
+
+
+def damaged(archive, dest, how):
+    """A copy of a real archive, cut short or with a byte flipped."""
+    with open(archive, 'rb') as f:
+        data = bytearray(f.read())
+    if how == 'half':
+        data = data[:len(data) // 2]
+    elif how == 'trailer':
+        data = data[:-6]               # the gzip trailer (CRC and size) cut off
+    elif how == 'flipped':
+        data[len(data) // 2] ^= 0xff
+    with open(dest, 'wb') as f:
+        f.write(bytes(data))
+    return dest
+
+
+@pytest.mark.parametrize('how', ['half', 'trailer', 'flipped'])
+@pytest.mark.parametrize('check', [False, True], ids=['run', 'check'])
+def test_a_damaged_archive_is_refused_naming_src(served, tmp_path, how, check):
+    bad = damaged(str(served.root / 'plugins.tgz'), str(tmp_path / 'bad.tgz'), how)
+    bin_dir, work = str(tmp_path / 'bin'), tmp_path / 'work'
+    work.mkdir()
+    with pytest.raises(ParameterError) as exc:
+        _cniplugin.run(_cniplugin.Spec(bad, bin_dir=bin_dir, verify=False), OPENER, tmpdir=str(work),
+                       check_mode=check)
+    assert exc.value.param == 'src' and exc.value.msg.startswith('src: %s is not a readable tar archive' % bad)
+    assert not os.path.exists(bin_dir) and list(work.iterdir()) == []
