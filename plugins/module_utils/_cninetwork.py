@@ -77,11 +77,14 @@ class Spec(object):
             raise ParameterError('priority: %r is not valid (expected an integer from 0 to 999; it orders the files '
                                  'a runtime reads, lowest first)' % (priority,), param='priority')
         self.priority = priority
-        if not conf_dir or not os.path.isabs(conf_dir):
+        if not isinstance(conf_dir, str) or not conf_dir or not os.path.isabs(conf_dir):
             raise ParameterError('conf_dir: %r is not an absolute directory path' % (conf_dir,), param='conf_dir')
         self.conf_dir = os.path.normpath(conf_dir)
         self.filename = '%02d-%s.conflist' % (priority, name)
         self.path = os.path.join(self.conf_dir, self.filename)
+        if bin_dirs is not None and not isinstance(bin_dirs, (list, tuple)):
+            raise ParameterError('bin_dirs: %r is not a list of absolute directory paths' % (bin_dirs,),
+                                 param='bin_dirs')
         self.bin_dirs = list(bin_dirs) if bin_dirs else ['/opt/cni/bin']
         for i, d in enumerate(self.bin_dirs):
             if not isinstance(d, str) or not os.path.isabs(d):
@@ -210,7 +213,7 @@ def _parse_existing(text):
         return None, None
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:   # RecursionError: nested too deeply
         return None, 'not valid JSON (%s)' % exc
     try:
         return _cnispec.normalise_list(data), None
