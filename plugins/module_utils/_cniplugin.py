@@ -26,9 +26,9 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import stat
 import tarfile
+import zlib
 
 from ansible_collections.cni.node.plugins.module_utils import _cniexec
 from ansible_collections.cni.node.plugins.module_utils._errors import (
@@ -43,10 +43,20 @@ from ansible_collections.cni.node.plugins.module_utils._fileutil import (
 )
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
+try:
+    import lzma
+    _LZMA = (lzma.LZMAError,)
+except ImportError:  # pragma: no cover - a Python without lzma cannot open .xz archives at all
+    _LZMA = ()
+
 BINARY_MODE = 0o755
 # What the last install from an archive put into bin_dir: lets a no-change
 # run prove that bin_dir matches the archive without downloading it again.
 MANIFEST = '.cni-node-plugins.json'
+
+# What reading a truncated or damaged archive raises: tarfile's errors, gzip/bz2/xz's EOFError and OSError, zlib's
+# and lzma's errors.
+_DAMAGED = (tarfile.TarError, EOFError, OSError, zlib.error) + _LZMA
 
 _HEX64 = re.compile(r'^[0-9a-fA-F]{64}\Z')
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]*\Z')
@@ -150,10 +160,10 @@ def candidates_from_archive(archive, workdir):
     """
     try:
         tar = tarfile.open(archive, 'r:*')
-    except (tarfile.TarError, IOError, OSError) as exc:
+    except _DAMAGED as exc:
         raise ParameterError('src: %s is not a readable tar archive (%s)' % (archive, exc), param='src')
     with tar:
-        members = tar.getmembers()
+        members = _read_archive(archive, tar.getmembers)
         plain = [(m, _member_name(m)) for m in members]
         out = {}
         for member, name in plain:
@@ -162,12 +172,21 @@ def candidates_from_archive(archive, workdir):
             if name in out:
                 raise UnsafeArchive('src: archive holds %s twice: refusing it' % name, param='src')
             path = os.path.join(workdir, name)
-            src = tar.extractfile(member)
+            data = _read_archive(archive, tar.extractfile(member).read)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
             with os.fdopen(fd, 'wb') as dst:
-                shutil.copyfileobj(src, dst)
+                dst.write(data)
             out[name] = path
     return out
+
+
+def _read_archive(archive, read):
+    """``read()``; a truncated or damaged archive (gzip/bz2/xz or tar errors) is a ParameterError naming src."""
+    try:
+        return read()
+    except _DAMAGED as exc:
+        raise ParameterError('src: %s is not a readable tar archive: truncated or damaged (%s)' % (archive, exc),
+                             param='src')
 
 
 def candidates_from_folder(folder):
