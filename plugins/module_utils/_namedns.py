@@ -156,6 +156,8 @@ def check_routes(routes):
         gateway = None
         if via is not None and _text(via).strip():
             try:
+                if '%' in _text(via):   # a scoped address (fe80::1%eth0): the kernel's parser does not take it
+                    raise ValueError(via)
                 gateway = ipaddress.ip_address(_text(via).strip())
             except ValueError:
                 raise ParameterError('veth.routes: via %r is not an IP address' % (via,), param='veth.routes')
