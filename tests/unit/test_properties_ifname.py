@@ -14,10 +14,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.cni.node.plugins.module_utils import _bridge, _cnispec, _ifname, _namedns, _vxlan
+from ansible_collections.cni.node.plugins.module_utils import _bridge, _cnispec, _ifname, _namedns, _netns, _vxlan
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
 settings.register_profile('cni-node-properties', derandomize=True, deadline=None, database=None,
@@ -119,3 +121,28 @@ def test_every_caller_agrees(name):
             assert exc.msg.strip(), what
         else:
             assert want, (what, name)
+
+
+# Network namespace names: a file name under /run/netns (iproute2's rule), what cni_netns creates.
+
+NS_NAMES = st.one_of(
+    NAMES,
+    st.text(st.characters(exclude_categories=()), min_size=250, max_size=260),
+    st.text(st.sampled_from('a\xe9\u20ac'), min_size=80, max_size=130),
+    st.sampled_from(['pod-a', 'a' * 255, 'a' * 256, '\ud800', 'x\udcff', '-', '.x', 'a\x7f', 'a\u2028b']),
+)
+
+
+@PROFILE
+@given(NS_NAMES)
+def test_namespace_names_stay_in_the_netns_directory(name):
+    try:
+        checked = _namedns.check_ns_name(name)
+    except ParameterError as exc:
+        assert exc.param == 'name' and exc.msg.startswith('name'), exc.msg
+        return
+    assert checked == name
+    raw = name.encode('utf-8')
+    assert 1 <= len(raw) <= 255 and b'/' not in raw and b'\0' not in raw and name not in ('.', '..')
+    path = _netns.netns_path(name)
+    assert os.path.dirname(path) == _netns.NETNS_RUN_DIR and os.path.basename(path) == name
