@@ -234,17 +234,12 @@ def test_any_bytes_in_the_state_file(content, cut, spec_args):
 def test_parse_many_agrees_with_parse_subnet(texts, family):
     """The bulk parser of the state file and the one-by-one parser accept exactly the same subnets."""
     bulk = _ipam.parse_many(family, texts)
-    one = []
-    for text in texts:
-        try:
-            fam, n, prefix = _ipam.parse_subnet(text)
-        except ValueError:
-            one = None
-            break
-        if fam != family:
-            one = None
-            break
-        one.append((n, prefix))
+    try:
+        parsed = [_ipam.parse_subnet(text) for text in texts]
+    except ValueError:
+        parsed = None
+    wrong = parsed is None or any(p[0] != family for p in parsed)
+    one = None if wrong else [(n, prefix) for _f, n, prefix in parsed]
     assert bulk == one, (texts, bulk, one)
 
 
