@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import stat
 import tarfile
 import zlib
@@ -163,7 +164,11 @@ def candidates_from_archive(archive, workdir):
     except _DAMAGED as exc:
         raise ParameterError('src: %s is not a readable tar archive (%s)' % (archive, exc), param='src')
     with tar:
-        members = _read_archive(archive, tar.getmembers)
+        try:
+            members = tar.getmembers()   # reads the whole archive (headers, and data to seek past): damage shows here
+        except _DAMAGED as exc:
+            raise ParameterError('src: %s is not a readable tar archive: truncated or damaged (%s)' % (archive, exc),
+                                 param='src')
         plain = [(m, _member_name(m)) for m in members]
         out = {}
         for member, name in plain:
@@ -172,21 +177,12 @@ def candidates_from_archive(archive, workdir):
             if name in out:
                 raise UnsafeArchive('src: archive holds %s twice: refusing it' % name, param='src')
             path = os.path.join(workdir, name)
-            data = _read_archive(archive, tar.extractfile(member).read)
+            src = tar.extractfile(member)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
             with os.fdopen(fd, 'wb') as dst:
-                dst.write(data)
+                shutil.copyfileobj(src, dst)
             out[name] = path
     return out
-
-
-def _read_archive(archive, read):
-    """``read()``; a truncated or damaged archive (gzip/bz2/xz or tar errors) is a ParameterError naming src."""
-    try:
-        return read()
-    except _DAMAGED as exc:
-        raise ParameterError('src: %s is not a readable tar archive: truncated or damaged (%s)' % (archive, exc),
-                             param='src')
 
 
 def candidates_from_folder(folder):

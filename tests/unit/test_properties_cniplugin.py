@@ -20,7 +20,7 @@ import re
 import tarfile
 import tempfile
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.cni.node.plugins.module_utils import _cniplugin
@@ -179,7 +179,7 @@ def _extract(data):
         return got, files
 
 
-@settings(PROFILE, max_examples=200)
+@settings(PROFILE, max_examples=150)
 @given(archives())
 def test_hostile_archives_are_refused_whole_or_extracted_inside(case):
     data, wanted, hostile, twice = case
@@ -216,8 +216,11 @@ DAMAGE_SOURCES = st.one_of(
 )
 
 
-@settings(PROFILE, max_examples=200)
+@settings(PROFILE, max_examples=150)
 @given(DAMAGE_SOURCES, st.integers(0, 2 ** 32), st.sampled_from(['cut', 'flip', 'zero']), st.integers(0, 7))
+# Found: EOFError from getmembers() of a cut .tgz; LZMAError from a .txz with one bit flipped past 8 KiB.
+@example(_incompressible_archive(0, 'gz'), 5, 'cut', 0)
+@example(_incompressible_archive(0, 'xz'), 5, 'flip', 0)
 def test_damaged_archives_are_refused_naming_src(data, seed, how, bit):
     if not data:
         return

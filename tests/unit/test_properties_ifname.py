@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.cni.node.plugins.module_utils import _bridge, _cnispec, _ifname, _namedns, _netns, _vxlan
@@ -135,6 +135,7 @@ NS_NAMES = st.one_of(
 
 @PROFILE
 @given(NS_NAMES)
+@example('\ud800')   # found: UnicodeEncodeError
 def test_namespace_names_stay_in_the_netns_directory(name):
     try:
         checked = _namedns.check_ns_name(name)

@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.cni.node.plugins.module_utils import _ipam
@@ -102,6 +102,9 @@ def _rerun(spec, doc, p):
 
 @settings(PROFILE, max_examples=400)
 @given(spec_arguments())
+# Found: ValueError from int('\u1369') and int('9' * 5000).
+@example(dict(VALID, cidr='10.0.0.0/20', node_prefix={'ipv4': '\u1369'}))
+@example(dict(VALID, cidr='10.0.0.0/20', node_prefix='9' * 5000))
 def test_any_argument_is_refused_by_name_or_planned(args):
     try:
         spec = _ipam.Spec(**args)
@@ -205,12 +208,13 @@ def test_a_state_file_with_one_field_replaced(doc, spec_args):
     _check_loaded(json.dumps(doc), spec_args)
 
 
-@PROFILE
+@settings(PROFILE, max_examples=200)
 @given(st.one_of(JSON.map(json.dumps), ANY_TEXT, st.binary(max_size=60), state_documents().map(json.dumps).map(
     lambda t: t.encode()), st.sampled_from([1, 100, 5000]).map(lambda n: b'[' * n + b']' * n),
     st.sampled_from([1, 100, 900, 990, 5000]).map(
         lambda n: b'{"schema": "cni.node/ipam-pool", "version": 1, "pools": {}, "x": %s%s}' % (b'[' * n, b']' * n))),
        st.integers(0, 400) | st.none(), SPECS)
+@example(b'[' * 5000, None, VALID)   # found: RecursionError from json.loads
 def test_any_bytes_in_the_state_file(content, cut, spec_args):
     """What the module reads (LockedStateFile.read, then load_document): any bytes, also cut short."""
     data = content if isinstance(content, bytes) else content.encode('utf-8', 'surrogatepass')
