@@ -244,8 +244,8 @@ def test_host_local_ranges_filter_gives_what_the_conflist_check_takes(subnets):
         # Overlapping subnets given twice are the caller's to avoid; every single range is valid.
         assert 'overlaps' in exc.msg, exc.msg
         for rset in ranges:
-            _cnispec.normalise_list(dict(conf, plugins=[{'type': 'bridge', 'ipam': {'type': 'host-local',
-                                                                                      'ranges': [rset]}}]))
+            alone = {'type': 'bridge', 'ipam': {'type': 'host-local', 'ranges': [rset]}}
+            _cnispec.normalise_list(dict(conf, plugins=[alone]))
         return
     assert norm['plugins'][0]['ipam']['ranges'] == ranges   # already canonical
 
@@ -286,8 +286,8 @@ def test_vxlan_peers_of_any_shape(peers, local, l2_mode):
 @PROFILE
 @given(st.fixed_dictionaries({}, optional={
     'vni': ANY | st.integers(-1, 2 ** 25), 'port': ANY | st.integers(-1, 70000), 'mtu': ANY | st.integers(0, 70000),
-    'mac': MACS, 'local': ADDRESS_TEXT, 'dev': ANY_TEXT, 'master': ANY_TEXT, 'addresses': st.lists(ADDRESS_TEXT,
-                                                                                                  max_size=2)}))
+    'mac': MACS, 'local': ADDRESS_TEXT, 'dev': ANY_TEXT, 'master': ANY_TEXT,
+    'addresses': st.lists(ADDRESS_TEXT, max_size=2)}))
 def test_vxlan_spec_of_any_arguments(args):
     args.setdefault('dev', 'eth0')
     try:

@@ -79,8 +79,7 @@ TEMPLATES = [
          {'type': 'bandwidth', 'ingressRate': 1000, 'ingressBurst': 2000, 'egressRate': 0, 'egressBurst': 0},
          {'type': 'sbr', 'table': 100, 'gateways': ['10.22.0.1'], 'addSourceHints': True},
          {'type': 'vrf', 'vrfname': 'vrf0', 'table': 1001},
-         {'type': 'third-party', 'anything': {'goes': [None, 1.5]}},
-     ]},
+         {'type': 'third-party', 'anything': {'goes': [None, 1.5]}}]},
     {'cniVersion': '0.4.0', 'name': 'net2',
      'plugins': [
          {'type': 'ptp', 'ipMasq': True, 'mtu': 1500,
@@ -93,8 +92,7 @@ TEMPLATES = [
          {'type': 'ipvlan', 'master': 'eth1', 'mode': 'l3', 'linkInContainer': False, 'ipam': {}},
          {'type': 'vlan', 'master': 'eth2', 'vlanId': 10, 'mtu': 1500},
          {'type': 'host-device', 'device': 'eth3', 'hwaddr': '0a:58:0a:16:00:07'},
-         {'type': 'loopback'},
-     ]},
+         {'type': 'loopback'}]},
     {'cniVersion': '0.2.0', 'name': 'old.net-3',
      'plugins': [{'type': 'bridge', 'bridge': 'br-old',
                   'ipam': {'type': 'host-local', 'subnet': '10.30.0.0/16', 'rangeStart': '10.30.0.10',
@@ -107,12 +105,10 @@ def _paths(value, path=()):
     yield path, value
     if isinstance(value, dict):
         for key, item in value.items():
-            for sub in _paths(item, path + (key,)):
-                yield sub
+            yield from _paths(item, path + (key,))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            for sub in _paths(item, path + (i,)):
-                yield sub
+            yield from _paths(item, path + (i,))
 
 
 def _replaced(doc, path, value, how):
@@ -144,8 +140,9 @@ def _canonical(value):
 
 
 @st.composite
-def one_field_replaced(draw, templates=TEMPLATES):
+def one_field_replaced(draw, templates=None):
     """(template index, path, document): a valid conflist with one field replaced by arbitrary JSON (or deleted)."""
+    templates = TEMPLATES if templates is None else templates
     index = draw(st.integers(0, len(templates) - 1))
     doc = templates[index]
     paths = [p for p, _v in _paths(doc)]
@@ -312,7 +309,7 @@ def test_network_spec_any_json_argument(args):
         # The message names the argument it is about (its parameter, or the JSON path of the list).
         named = [exc.param] if exc.param else []
         named += [getattr(exc, 'path', None) or '']
-        assert any(n and n.split('.')[0].split('[')[0] in exc.msg for n in named), (exc.msg, exc.param)
+        assert any(n and n.split('.', 1)[0].split('[', 1)[0] in exc.msg for n in named), (exc.msg, exc.param)
     else:
         if spec.desired is not None:
             _normalises_to_itself(spec.desired)

@@ -209,11 +209,12 @@ def test_a_state_file_with_one_field_replaced(doc, spec_args):
 
 
 @settings(PROFILE, max_examples=200)
-@given(st.one_of(JSON.map(json.dumps), ANY_TEXT, st.binary(max_size=60), state_documents().map(json.dumps).map(
-    lambda t: t.encode()), st.sampled_from([1, 100, 5000]).map(lambda n: b'[' * n + b']' * n),
+@given(st.one_of(
+    JSON.map(json.dumps), ANY_TEXT, st.binary(max_size=60), state_documents().map(json.dumps).map(str.encode),
+    st.sampled_from([1, 100, 5000]).map(lambda n: b'[' * n + b']' * n),
     st.sampled_from([1, 100, 900, 990, 5000]).map(
-        lambda n: b'{"schema": "cni.node/ipam-pool", "version": 1, "pools": {}, "x": %s%s}' % (b'[' * n, b']' * n))),
-       st.integers(0, 400) | st.none(), SPECS)
+        lambda n: b'{"schema": "cni.node/ipam-pool", "version": 1, "pools": {}, "x": %s%s}' % (b'[' * n, b']' * n)),
+), st.integers(0, 400) | st.none(), SPECS)
 @example(b'[' * 5000, None, VALID)   # found: RecursionError from json.loads
 def test_any_bytes_in_the_state_file(content, cut, spec_args):
     """What the module reads (LockedStateFile.read, then load_document): any bytes, also cut short."""

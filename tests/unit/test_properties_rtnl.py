@@ -60,7 +60,7 @@ def _socket(reads, ending):
 def attributes(draw):
     """rtattrs: right or wrong lengths, known and unknown types, payloads of any size."""
     out = b''
-    for _ in range(draw(st.integers(0, 3))):
+    for _attr in range(draw(st.integers(0, 3))):
         kind = draw(st.sampled_from([_rtnl.RTA_DST, _rtnl.RTA_OIF, _rtnl.RTA_GATEWAY, _rtnl.RTA_PRIORITY,
                                      _rtnl.RTA_TABLE, _rtnl.NDA_LLADDR, _rtnl.NDA_MASTER]) | st.integers(0, 0xffff))
         payload = draw(st.sampled_from([b'\x0a\x00\x00\x01', b'\xfd' + b'\0' * 15, b'\x02\0\0\0\0\x01', b'\x07\0\0\0'])
@@ -100,7 +100,7 @@ def message(draw):
 def reads(draw):
     """Reads of one exchange: several messages each, the whole read possibly cut anywhere."""
     out = []
-    for _ in range(draw(st.integers(1, 2))):
+    for _read in range(draw(st.integers(1, 2))):
         parts = draw(st.lists(message(), min_size=1, max_size=3))
         cut = draw(st.none() | st.integers(0, 200))
 
