@@ -27,7 +27,7 @@ from ansible_collections.cni.node.plugins.module_utils import _bridge, _cnispec,
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
 settings.register_profile('cni-node-properties', derandomize=True, deadline=None, database=None,
-                          max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+                          max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 PROFILE = settings.get_profile('cni-node-properties')
 
 FILTERS = FilterModule().filters()
@@ -87,7 +87,7 @@ def _kernel_reads_cidr(cidr):
 # MACs ---------------------------------------------------------------------------------------------------------
 
 
-@settings(PROFILE, max_examples=400)
+@settings(PROFILE, max_examples=300)
 @given(MACS)
 def test_bridge_mac_is_normalised_unicast_or_refused_by_name(mac):
     norm = _outcome(_bridge.check_mac, 'mac', mac)
@@ -140,7 +140,7 @@ def test_vtep_mac_of_any_underlay_address(value):
 # Addresses ----------------------------------------------------------------------------------------------------
 
 
-@settings(PROFILE, max_examples=400)
+@settings(PROFILE, max_examples=300)
 @given(st.lists(ADDRESS_TEXT | st.integers() | st.none(), max_size=4))
 def test_link_addresses_are_kernel_cidrs_or_refused_by_name(addresses):
     for check, param in ((_bridge.check_addresses, 'addresses'), (_namedns.check_addresses, 'veth.addresses')):
@@ -168,7 +168,7 @@ ROUTES = st.lists(st.one_of(
 ), max_size=4)
 
 
-@settings(PROFILE, max_examples=400)
+@settings(PROFILE, max_examples=300)
 @given(ROUTES | ANY)
 @example([{'dst': 'fd00::/64', 'via': 'fe80::1%eth0'}])   # once accepted, then refused by the kernel's parser
 def test_veth_routes_are_kernel_routes_or_refused_by_name(routes):
@@ -228,7 +228,7 @@ def test_vxlan_mtu_of_any_values(underlay_mtu, family):
     assert FILTERS['vxlan_mtu'](underlay_mtu, family) == mtu
 
 
-@settings(PROFILE, max_examples=400)
+@settings(PROFILE, max_examples=300)
 @given(st.lists(ADDRESS_TEXT, min_size=1, max_size=3) | ADDRESS_TEXT | ANY)
 def test_host_local_ranges_filter_gives_what_the_conflist_check_takes(subnets):
     try:
@@ -259,7 +259,7 @@ PEER = st.one_of(
 )
 
 
-@settings(PROFILE, max_examples=400)
+@settings(PROFILE, max_examples=300)
 @given(st.lists(PEER, max_size=4) | ANY, st.sampled_from(['192.0.2.1', 'fd00::1']), st.booleans())
 def test_vxlan_peers_of_any_shape(peers, local, l2_mode):
     check = _vxlan._check_peers   # pylint: disable=protected-access

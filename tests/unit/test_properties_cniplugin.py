@@ -27,7 +27,7 @@ from ansible_collections.cni.node.plugins.module_utils import _cniplugin
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
 settings.register_profile('cni-node-properties', derandomize=True, deadline=None, database=None,
-                          max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+                          max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 PROFILE = settings.get_profile('cni-node-properties')
 
 BIN_DIR = '/opt/cni/bin'
@@ -50,7 +50,7 @@ def _inside(bin_dir, name):
     return os.path.dirname(path) == bin_dir and os.path.basename(path) == name
 
 
-@settings(PROFILE, max_examples=500)
+@settings(PROFILE, max_examples=300)
 @given(NAMES, st.sampled_from(TYPES))
 def test_member_names_never_leave_bin_dir(name, kind):
     member = tarfile.TarInfo(name)

@@ -25,7 +25,7 @@ from ansible_collections.cni.node.plugins.module_utils._fileutil import read_tex
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
 settings.register_profile('cni-node-properties', derandomize=True, deadline=None, database=None,
-                          max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+                          max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 PROFILE = settings.get_profile('cni-node-properties')
 
 # Strings a JSON file can hold: any code point, lone surrogates included (json.loads('"\\ud800"')).
@@ -199,7 +199,7 @@ def test_any_json_document_is_a_config_or_a_config_error(data):
         _normalises_to_itself(conf, require_version=False)
 
 
-@settings(PROFILE, max_examples=500)
+@settings(PROFILE, max_examples=300)
 @given(one_field_replaced())
 # Found: IndexError for an empty cniVersions, ValueError from int('\u00b2').
 @example((0, ('cniVersions',), dict(TEMPLATES[0], cniVersions=[])))

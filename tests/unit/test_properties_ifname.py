@@ -23,7 +23,7 @@ from ansible_collections.cni.node.plugins.module_utils import _bridge, _cnispec,
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 
 settings.register_profile('cni-node-properties', derandomize=True, deadline=None, database=None,
-                          max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+                          max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 PROFILE = settings.get_profile('cni-node-properties')
 
 IFNAMSIZ = 16

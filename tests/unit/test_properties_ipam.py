@@ -28,7 +28,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import ParameterE
 from ansible_collections.cni.node.plugins.module_utils._statefile import LockedStateFile
 
 settings.register_profile('cni-node-properties', derandomize=True, deadline=None, database=None,
-                          max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+                          max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 PROFILE = settings.get_profile('cni-node-properties')
 
 PATH = '/var/lib/cni-node/ipam.json'
@@ -100,7 +100,7 @@ def _rerun(spec, doc, p):
     assert not p2.write and p2.record == p.record
 
 
-@settings(PROFILE, max_examples=400)
+@settings(PROFILE, max_examples=300)
 @given(spec_arguments())
 # Found: ValueError from int('\u1369') and int('9' * 5000).
 @example(dict(VALID, cidr='10.0.0.0/20', node_prefix={'ipv4': '\u1369'}))
@@ -202,7 +202,7 @@ SPECS = st.sampled_from([
 ])
 
 
-@settings(PROFILE, max_examples=400)
+@settings(PROFILE, max_examples=300)
 @given(state_documents(), SPECS)
 def test_a_state_file_with_one_field_replaced(doc, spec_args):
     _check_loaded(json.dumps(doc), spec_args)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from ansible_collections.cni.node.plugins.module_utils import _rtnl
 
 settings.register_profile('cni-node-properties', derandomize=True, deadline=None, database=None,
-                          max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+                          max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 PROFILE = settings.get_profile('cni-node-properties')
 
 HDR = struct.Struct('=IHHII')

@@ -22,7 +22,7 @@ from ansible_collections.cni.node.plugins.module_utils import _procsys, _sysctl
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError, StateFileError
 
 settings.register_profile('cni-node-properties', derandomize=True, deadline=None, database=None,
-                          max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+                          max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 PROFILE = settings.get_profile('cni-node-properties')
 
 ROOT = '/proc/sys'
@@ -66,7 +66,7 @@ def test_any_key_is_canonical_or_refused_by_name(key):
     assert _procsys.canonical_key('/'.join(parts)) == canon
 
 
-@settings(PROFILE, max_examples=400)
+@settings(PROFILE, max_examples=300)
 @given(VALUES)
 @example([False, ''])   # found: '0 ', which the kernel reads back as '0' (a change on every run)
 @example('9' * 5000)    # found: ValueError from int() (4300 digits at most)
