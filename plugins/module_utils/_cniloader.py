@@ -67,7 +67,7 @@ class ConfFile(object):
     def _parse(self):
         try:
             data = json.loads(self.text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:   # RecursionError: nested too deeply
             self.load_error = self.spec_error = 'not valid JSON: %s' % exc
             return
         if not isinstance(data, dict):

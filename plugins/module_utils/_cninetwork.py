@@ -80,9 +80,14 @@ class Spec(object):
             raise ParameterError('priority: %r is not valid (expected an integer from 0 to 999; it orders the files '
                                  'a runtime reads, lowest first)' % (priority,), param='priority')
         self.priority = priority
+        if conf_dir is None:
+            raise ParameterError('conf_dir: must be an absolute path, got None', param='conf_dir')
         self.conf_dir = os.path.normpath(absolute_path(conf_dir, 'conf_dir'))
         self.filename = '%02d-%s.conflist' % (priority, name)
         self.path = os.path.join(self.conf_dir, self.filename)
+        if bin_dirs is not None and not isinstance(bin_dirs, (list, tuple)):
+            raise ParameterError('bin_dirs: %r is not a list of absolute directory paths' % (bin_dirs,),
+                                 param='bin_dirs')
         self.bin_dirs = list(bin_dirs) if bin_dirs else ['/opt/cni/bin']
         check_paths(dict(bin_dirs=self.bin_dirs), ['bin_dirs'])
         self.validate = validate
@@ -215,7 +220,7 @@ def _parse_existing(text):
         return None, None
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:   # RecursionError: nested too deeply
         return None, 'not valid JSON (%s)' % exc
     try:
         return _cnispec.normalise_list(data), None

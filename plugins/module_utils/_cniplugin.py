@@ -257,10 +257,8 @@ def candidates_from_archive(archive, workdir):
     are left out. The archive is read to its end, so a compressed archive
     that is cut short or corrupt (its checksum) is refused, naming ``src``.
     """
-    try:
+    with _reading_archive(archive):
         tar = tarfile.open(archive, 'r:*')
-    except (tarfile.TarError, IOError, OSError) as exc:
-        raise ParameterError('src: %s is not a readable tar archive (%s)' % (archive, exc), param='src')
     with tar:
         with _reading_archive(archive):
             members = tar.getmembers()

@@ -61,6 +61,8 @@ from ansible_collections.cni.node.plugins.module_utils import _linkargs
 SPEC_VERSIONS = ('0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0')
 LATEST = SPEC_VERSIONS[-1]
 
+MAX_DEPTH = 100   # levels of JSON nesting in a configuration list
+
 _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*\Z')
 _LIST_KEYS = ('cniVersion', 'cniVersions', 'name', 'disableCheck', 'disableGC', 'loadOnlyInlinedPlugins', 'plugins')
 _LIST_BOOLS = ('disableCheck', 'disableGC', 'loadOnlyInlinedPlugins')
@@ -74,7 +76,7 @@ def parse_version(value, path='cniVersion'):
         raise ConfigError(path, '%s is not a version string (expected one of %s)'
                           % (_show(value), ', '.join(SPEC_VERSIONS)))
     parts = value.split('.')
-    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+    if not 1 <= len(parts) <= 3 or not all(p.isascii() and p.isdigit() for p in parts):   # int() refuses '\u00b2'
         raise ConfigError(path, '%r is not a version (expected one of %s)' % (value, ', '.join(SPEC_VERSIONS)))
     nums = [int(p) for p in parts] + [0] * (3 - len(parts))
     return tuple(nums)
@@ -502,6 +504,22 @@ def _list_bool(value, path):
     raise ConfigError(path, '%s is not valid (expected true or false)' % _show(value))
 
 
+def _check_depth(data):
+    """ConfigError naming a value nested more than MAX_DEPTH levels deep (copying it would exhaust the stack)."""
+    stack = [(data, '', 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, list):
+            items = [('%s[%d]' % (path, i), item) for i, item in enumerate(value)]
+        elif isinstance(value, dict):
+            items = [('%s.%s' % (path, key) if path else key, item) for key, item in value.items()]
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            raise ConfigError(path, 'is nested more than %d levels deep' % MAX_DEPTH)
+        stack.extend((item, sub, depth + 1) for sub, item in items)
+
+
 def normalise_list(data, require_version=True, warnings=None):
     """Validated canonical form of a network configuration list (a new dict).
 
@@ -510,6 +528,7 @@ def normalise_list(data, require_version=True, warnings=None):
     if warnings is None:
         warnings = []
     _want(data, 'dict', '', 'a JSON object')
+    _check_depth(data)
     out = {}
     for key, value in data.items():
         if key not in _LIST_KEYS:
@@ -527,9 +546,10 @@ def normalise_list(data, require_version=True, warnings=None):
         _want(data['cniVersions'], 'list', 'cniVersions', 'a list of version strings')
         versions = set(check_version(v, 'cniVersions[%d]' % i) for i, v in enumerate(data['cniVersions']))
         out['cniVersions'] = sorted(versions, key=parse_version)
-        if version is not None and parse_version(version) < parse_version(out['cniVersions'][-1]):
+        highest = out['cniVersions'][-1] if out['cniVersions'] else None
+        if version is not None and highest and parse_version(version) < parse_version(highest):
             warnings.append('cniVersions: a runtime uses the highest of cniVersion and cniVersions (%s), not '
-                            'cniVersion %s' % (out['cniVersions'][-1], version))
+                            'cniVersion %s' % (highest, version))
     for key in _LIST_BOOLS:
         if key in data and _list_bool(data[key], key):
             out[key] = True

@@ -137,7 +137,8 @@ class Spec(object):
                 raise ParameterError('node_prefix: no %s prefix length, but cidr has %s' % (family, self.nets[family]),
                                      param='node_prefix')
             value = per[family]
-            if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
+            digits = isinstance(value, str) and value.isascii() and value.isdigit()   # int() refuses '\u00b2'
+            if isinstance(value, bool) or not (isinstance(value, int) or digits) or (digits and len(value) > 9):
                 raise ParameterError('node_prefix: %r is not a prefix length (an integer)' % (value,),
                                      param='node_prefix')
             value = int(value)

@@ -114,7 +114,7 @@ def load_document(text, path):
         return new_document()
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:   # RecursionError: nested too deeply
         raise StateFileError('path: %s is not valid JSON (%s)%s' % (path, exc, ADVICE), param='path')
     if not isinstance(doc, dict) or doc.get('schema') != SCHEMA:
         raise StateFileError('path: %s is not a cni.node IPAM state file (no "schema": "%s")%s'

@@ -64,9 +64,12 @@ def check_ns_name(name):
         raise ParameterError("name %r is not a valid namespace name: a file name under %s without '/', "
                              "whitespace or control characters, not '.' or '..'" % (name, _netns.NETNS_RUN_DIR),
                              param='name')
-    if len(name.encode('utf-8')) > NAME_MAX:
-        raise ParameterError('name: %d bytes long, a namespace name has at most %d' % (len(name.encode('utf-8')),
-                                                                                       NAME_MAX), param='name')
+    try:
+        size = len(name.encode('utf-8'))
+    except UnicodeError:   # a lone surrogate ('\ud800'): no file name the kernel could be given
+        raise ParameterError('name %r is not a valid namespace name: not valid UTF-8 text' % (name,), param='name')
+    if size > NAME_MAX:
+        raise ParameterError('name: %d bytes long, a namespace name has at most %d' % (size, NAME_MAX), param='name')
     return name
 
 
@@ -110,6 +113,8 @@ def check_routes(routes):
         gateway = None
         if via is not None and _linkargs.text(via).strip():
             try:
+                if '%' in _linkargs.text(via):   # a scoped address (fe80::1%eth0): the kernel's parser does not take it
+                    raise ValueError(via)
                 gateway = ipaddress.ip_address(_linkargs.text(via).strip())
             except ValueError:
                 raise ParameterError('veth.routes: via %r is not an IP address' % (via,), param='veth.routes')

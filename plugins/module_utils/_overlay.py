@@ -48,6 +48,8 @@ def underlay_address(value, param='underlay address'):
     if '/' in text:   # an interface address with its prefix, e.g. 192.0.2.10/24
         text = text.split('/', 1)[0]
     try:
+        if '%' in text:   # a scoped IPv6 address (fe80::1%eth0): ipaddress takes it, the kernel's parser does not
+            raise ValueError(text)
         addr = ipaddress.ip_address(text)
     except ValueError:
         raise ParameterError('%s: %r is not an IPv4 or IPv6 address' % (param, value), param=param)

@@ -193,6 +193,13 @@ def fdb_dict(data, offset):
     )
 
 
+def _errno(data, off):
+    """The errno of an NLMSG_ERROR message (0: an ACK); OSError(EBADMSG) when the message is cut short."""
+    if len(data) < off + _ERR.size:
+        raise OSError(errno.EBADMSG, 'netlink error message cut short (%d bytes)' % len(data))
+    return -_ERR.unpack_from(data, off)[0]
+
+
 class Socket(object):
     """A NETLINK_ROUTE socket of the namespace the calling thread is in when it is made."""
 
@@ -246,7 +253,7 @@ class Socket(object):
                         done = True
                         break
                     if kind == NLMSG_ERROR:
-                        code = -_ERR.unpack_from(data, off)[0]
+                        code = _errno(data, off)
                         if code:
                             raise OSError(code, 'netlink dump failed: %s' % errno.errorcode.get(code, code))
                         done = True
@@ -284,6 +291,6 @@ class Socket(object):
                 for kind, _flags, seq, data, off in self._messages():
                     if kind != NLMSG_ERROR or seq not in seqs:
                         continue
-                    results[seqs.pop(seq)] = -_ERR.unpack_from(data, off)[0]
+                    results[seqs.pop(seq)] = _errno(data, off)
                     pending -= 1
         return results

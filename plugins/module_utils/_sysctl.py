@@ -67,6 +67,12 @@ def module_for_key(key):
     return None
 
 
+def _decimal(token):
+    """str(int(token)) of an _INT_RE token, without int() (which refuses more than 4300 digits)."""
+    digits = token.lstrip('-').lstrip('0') or '0'
+    return '-' + digits if token.startswith('-') and digits != '0' else digits
+
+
 def normalise_value(key, value):
     """The string the kernel reads back for ``value``; raises ParameterError.
 
@@ -88,11 +94,11 @@ def normalise_value(key, value):
     if isinstance(value, (list, tuple)):
         if not value:
             raise ParameterError('%s: an empty list is not a value' % where, param='params')
-        return ' '.join(normalise_value(key, v) for v in value)
+        return ' '.join(t for t in (normalise_value(key, v) for v in value) if t)   # '' items add no space
     if isinstance(value, str):
         if '\n' in value or '\r' in value or '\0' in value:
             raise ParameterError('%s: a value must be a single line' % where, param='params')
-        tokens = [str(int(t)) if _INT_RE.match(t) else t for t in value.split()]
+        tokens = [_decimal(t) if _INT_RE.match(t) else t for t in value.split()]
         text = ' '.join(tokens)
         if text.lower() in _TRUE:
             return '1'
