@@ -42,8 +42,12 @@ VXLAN_OVERHEAD = {'ipv4': 50, 'ipv6': 70}
 _V6_SALT = b'cni.node/vtep/'
 
 
-def underlay_address(value, param='underlay address'):
-    """ip_address of ``value`` (an IPv4-mapped IPv6 address becomes IPv4); raises ParameterError."""
+def underlay_address(value, param='underlay address', where=None):
+    """ip_address of ``value`` (an IPv4-mapped IPv6 address becomes IPv4); raises ParameterError.
+
+    The error names ``param``; its message starts with ``where`` when that is
+    more precise (``peers[3].remote``).
+    """
     text = str(value).strip()
     if '/' in text:   # an interface address with its prefix, e.g. 192.0.2.10/24
         text = text.split('/', 1)[0]
@@ -52,7 +56,7 @@ def underlay_address(value, param='underlay address'):
             raise ValueError(text)
         addr = ipaddress.ip_address(text)
     except ValueError:
-        raise ParameterError('%s: %r is not an IPv4 or IPv6 address' % (param, value), param=param)
+        raise ParameterError('%s: %r is not an IPv4 or IPv6 address' % (where or param, value), param=param)
     if addr.version == 6 and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     return addr

@@ -63,7 +63,7 @@ class Peer(object):
                                  % (where, ', '.join(unknown)), param='peers')
         if item.get('remote') in (None, ''):
             raise ParameterError('%s.remote is required: the peer\'s underlay address' % where, param='peers')
-        self.remote = _overlay.underlay_address(item['remote'], '%s.remote' % where)
+        self.remote = _overlay.underlay_address(item['remote'], 'peers', '%s.remote' % where)
         if self.remote.version != family:
             raise ParameterError('%s.remote %s is IPv%d but the local underlay address is IPv%d: one VXLAN '
                                  'device has one underlay family' % (where, self.remote, self.remote.version,
