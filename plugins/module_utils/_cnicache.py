@@ -66,6 +66,7 @@ import re
 
 from ansible_collections.cni.node.plugins.module_utils import _cniloader, _fileutil, _ifname, _netns
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, ParameterError, StateFileError
+from ansible_collections.cni.node.plugins.module_utils._params import netns_fault
 
 CACHE_KIND = 'cniCacheV1'
 DEFAULT_CACHE_DIR = '/var/lib/cni'
@@ -90,14 +91,15 @@ def netns_path(netns):
     """CNI_NETNS for a namespace given by name (under /run/netns) or by absolute path."""
     if not netns:
         return ''
-    if '/' in netns:
-        if not os.path.isabs(netns):
-            raise ParameterError('netns %r: a path must be absolute, or give a name under %s'
-                                 % (netns, _netns.NETNS_RUN_DIR), param='netns')
-        return netns
-    if netns in ('.', '..'):
+    fault = netns_fault(netns)
+    if fault == 'relative':
+        raise ParameterError('netns %r: a path must be absolute, or give a name under %s'
+                             % (netns, _netns.NETNS_RUN_DIR), param='netns')
+    if fault == 'name':
         raise ParameterError('netns %r is not a namespace name' % netns, param='netns')
-    return os.path.join(_netns.NETNS_RUN_DIR, netns)
+    if fault == 'nul':
+        raise ParameterError('netns %r: must not contain a NUL byte' % (netns,), param='netns')
+    return netns if '/' in netns else os.path.join(_netns.NETNS_RUN_DIR, netns)
 
 
 def namespace_exists(path):

@@ -36,6 +36,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
     ObjectExists,
     PermissionDenied,
 )
+from ansible_collections.cni.node.plugins.module_utils._params import netns_fault
 
 NETNS_RUN_DIR = '/run/netns'
 CLONE_NEWNET = 0x40000000
@@ -59,17 +60,18 @@ def _get_libc():
 
 def netns_path(netns):
     """Path of a namespace given by name (under /run/netns) or by absolute path."""
-    if '/' in netns:
-        if not os.path.isabs(netns):
-            raise NamespaceNotFound(
-                "netns %r: a path must be absolute (e.g. /proc/1234/ns/net), or give a name under %s"
-                % (netns, NETNS_RUN_DIR), param='netns')
-        return netns
-    if netns in ('', '.', '..'):
+    fault = netns_fault(netns)
+    if fault == 'relative':
+        raise NamespaceNotFound(
+            "netns %r: a path must be absolute (e.g. /proc/1234/ns/net), or give a name under %s"
+            % (netns, NETNS_RUN_DIR), param='netns')
+    if fault == 'name':
         raise NamespaceNotFound(
             "netns %r is not a namespace name: give a name under %s or an absolute path" % (netns, NETNS_RUN_DIR),
             param='netns')
-    return os.path.join(NETNS_RUN_DIR, netns)
+    if fault == 'nul':
+        raise NamespaceNotFound('netns %r: must not contain a NUL byte' % (netns,), param='netns')
+    return netns if '/' in netns else os.path.join(NETNS_RUN_DIR, netns)
 
 
 def open_netns(netns):

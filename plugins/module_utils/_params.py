@@ -9,8 +9,11 @@
   binaries there. ansible-core's ``type: path`` expands ``~`` and
   variables but accepts a relative path, so every path parameter of every
   module goes through this one check (in the module's ``Spec``).
-- ``netns_value``: a ``netns`` parameter is a name under /run/netns or an
-  absolute path.
+- ``netns_fault`` / ``netns_value``: a ``netns`` parameter is a name under
+  /run/netns or an absolute path. ``netns_fault`` is the one check (the
+  namespace helpers of _netns and _cnicache use it with their own error
+  types and messages); ``netns_value`` raises ParameterError naming
+  ``netns``.
 - ``dict_elements``: a list-of-dictionaries option, declared ``type: list,
   elements: raw`` in the argument spec (and in DOCUMENTATION: ansible-test's
   validate-modules wants the same ``elements`` in both; the keys stay
@@ -63,10 +66,31 @@ def check_paths(params, names):
             absolute_path(value, name)
 
 
+def netns_fault(value):
+    """What makes ``value`` no ``netns`` value: None (a name, or an absolute path), 'relative' (a path that is
+    not absolute), 'name' ('', '.' or '..': not a namespace name) or 'nul' (a NUL byte)."""
+    if '/' in value:
+        if not os.path.isabs(value):
+            return 'relative'
+    elif value in ('', '.', '..'):
+        return 'name'
+    if '\0' in value:
+        return 'nul'
+    return None
+
+
 def netns_value(value, param='netns'):
-    """A ``netns`` parameter: a name (no slash) passes, a path must be absolute; ``value`` back."""
-    if value and isinstance(value, str) and '/' in value:
+    """A ``netns`` parameter (unset passes): a name, or an absolute path; ``value`` back, ParameterError otherwise."""
+    if not value or not isinstance(value, str):
+        return value
+    fault = netns_fault(value)
+    if fault == 'relative':
         absolute_path(value, param, hint=_NETNS_HINT)
+    elif fault == 'name':
+        raise ParameterError('%s: %r is not a namespace name: give a name under /run/netns or an absolute path'
+                             % (param, value), param=param)
+    elif fault == 'nul':
+        raise ParameterError('%s: must not contain a NUL byte, got %r' % (param, value), param=param)
     return value
 
 
@@ -100,7 +124,7 @@ def _convert(value, kind, where, param):
     raise ValueError('dict_elements: unsupported type %r' % (kind,))
 
 
-def dict_elements(value, param, options, what=None):
+def dict_elements(value, param, options, what=None, where=None):
     """The elements of a list-of-dictionaries option, checked; a new list of new dictionaries.
 
     ``options`` has the form of ansible's suboptions: ``{key: {type, required,
@@ -108,30 +132,32 @@ def dict_elements(value, param, options, what=None):
     is missing or null gets its default (a required key is refused),
     unknown keys are refused, values are converted to their type. ``what``
     says, in the message for an element that is not a dictionary, what it
-    should hold (default: every key).
+    should hold (default: every key). ``where`` is the option's name in the
+    messages when it is more precise than ``param`` (``veth.routes`` of
+    ``veth``).
     """
     if value is None:
         return None
     if not isinstance(value, (list, tuple)):
-        raise ParameterError('%s: expected a list of dictionaries, got %r' % (param, value), param=param)
+        raise ParameterError('%s: expected a list of dictionaries, got %r' % (where or param, value), param=param)
     out = []
     for i, item in enumerate(value):
-        where = '%s[%d]' % (param, i)
+        where_i = '%s[%d]' % (where or param, i)
         if not isinstance(item, dict):
-            raise ParameterError('%s: expected a dictionary with %s, got %r' % (where, what or _with(options), item),
+            raise ParameterError('%s: expected a dictionary with %s, got %r' % (where_i, what or _with(options), item),
                                  param=param)
         unknown = sorted(str(k) for k in item if k not in options)
         if unknown:
             raise ParameterError('%s: unsupported key%s %s (valid: %s)' % (
-                where, 's' if len(unknown) > 1 else '', ', '.join(unknown), ', '.join(options)), param=param)
+                where_i, 's' if len(unknown) > 1 else '', ', '.join(unknown), ', '.join(options)), param=param)
         element = {}
         for key, option in options.items():
             given = item.get(key)
             if given is None:
                 if option.get('required'):
-                    raise ParameterError('%s: %s is required' % (where, key), param=param)
+                    raise ParameterError('%s: %s is required' % (where_i, key), param=param)
                 element[key] = option.get('default')
             else:
-                element[key] = _convert(given, option.get('type', 'str'), '%s.%s' % (where, key), param)
+                element[key] = _convert(given, option.get('type', 'str'), '%s.%s' % (where_i, key), param)
         out.append(element)
     return out

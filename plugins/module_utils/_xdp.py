@@ -44,6 +44,7 @@ import os
 
 from ansible_collections.cni.node.plugins.module_utils._errors import KernelRefused, ParameterError
 from ansible_collections.cni.node.plugins.module_utils._ifname import check_ifname
+from ansible_collections.cni.node.plugins.module_utils._params import check_paths, netns_value
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 from ansible_collections.cni.node.plugins.module_utils._statefile import LockedStateFile
 from ansible_collections.cni.node.plugins.module_utils._steps import Runner, Step
@@ -80,15 +81,14 @@ class Spec(object):
         if state == 'present' and object is None and source is None:
             raise ParameterError('object: state=present needs the program: object (a BPF ELF file) or source '
                                  '(a C file)', param='object')
-        for param, path in (('object', object), ('source', source)):
-            if path is not None and (not isinstance(path, str) or not os.path.isabs(path)):
-                raise ParameterError('%s: an absolute path on the node, not %r' % (param, path), param=param)
+        check_paths(dict(object=object, source=source, cache_dir=cache_dir, state_file=state_file),
+                    ('object', 'source', 'cache_dir', 'state_file'))
         if mode == 'offload' and len(self.devs) > 1:
             raise ParameterError('mode: offload binds a loaded program to one NIC: give one dev per task',
                                  param='mode')
         if not isinstance(section, str) or not section:
             raise ParameterError('section: the ELF section of the program (e.g. xdp)', param='section')
-        self.netns = netns or None
+        self.netns = netns_value(netns) or None
         self.object = object
         self.source = source
         self.section = section

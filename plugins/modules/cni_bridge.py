@@ -168,8 +168,8 @@ bridge:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _bridge
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils import _bridge, _edge
+from ansible_collections.cni.node.plugins.module_utils._params import netns_value
 from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
 
 
@@ -189,13 +189,12 @@ def main():
         supports_check_mode=True,
     )
     args = module.params
-    try:
+    with _edge.edge(module, 'cni_bridge'):
+        netns_value(args['netns'])
         spec = _bridge.Spec(
             args['name'], state=args['state'], mtu=args['mtu'], addresses=args['addresses'], mac=args['mac'],
             stp=args['stp'], vlan_filtering=args['vlan_filtering'], up=args['up'], netns=args['netns'])
         plan, after = _bridge.run(spec, Netlink, check_mode=module.check_mode)
-    except CniNodeError as exc:
-        module.fail_json(**exc.to_fail_kwargs())
     if spec.state == 'absent' and not module.check_mode:
         after = None
     module.exit_json(**plan.changes.result(diff_mode=module._diff, bridge=_bridge.public(after)))

@@ -40,8 +40,10 @@ options:
     description:
       - Attachments to keep whatever their state, for example every pod the runtime knows, as in the CNI GC
         command's C(cni.dev/valid-attachments).
+      - Each element must be a dictionary. The collection checks the elements itself (hence C(elements=raw)), so a
+        string in the list is refused with a message that names the element, for example C(valid_attachments[0]).
     type: list
-    elements: dict
+    elements: raw
     default: []
     suboptions:
       container_id:
@@ -139,35 +141,31 @@ invocations:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _cnigc, _cniruntime
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils import _cnigc, _cniruntime, _edge
+from ansible_collections.cni.node.plugins.module_utils._params import dict_elements
+
+ATTACHMENT_KEYS = dict(container_id=dict(type='str', required=True), ifname=dict(type='str', default='eth0'))
 
 
 def main():
     module = AnsibleModule(
         argument_spec=_cniruntime.argument_spec(
-            valid_attachments=dict(type='list', elements='dict', default=[], options=dict(
-                container_id=dict(type='str', required=True),
-                ifname=dict(type='str', default='eth0'),
-            )),
+            valid_attachments=dict(type='list', elements='raw', default=[]),
         ),
         mutually_exclusive=[('network', 'config')],
         required_one_of=[('network', 'config')],
         supports_check_mode=True,
     )
     p = module.params
-    valid = [(a['container_id'], a['ifname']) for a in p['valid_attachments']]
     runner = None
-    try:
+    with _edge.edge(module, 'cni_gc', details=lambda: dict(invocations=runner.invocations if runner else [])):
+        valid = [(a['container_id'], a['ifname'])
+                 for a in dict_elements(p['valid_attachments'], 'valid_attachments', ATTACHMENT_KEYS)]
         runner, load = _cniruntime.from_params(p)
         network = load()
         gc_plan = _cnigc.plan(network, p['cache_dir'], valid)
         if not module.check_mode:
             _cnigc.apply(gc_plan, runner, valid)
-    except CniNodeError as exc:
-        module.fail_json(invocations=runner.invocations if runner else [], **exc.to_fail_kwargs())
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cni_gc: %s' % exc, invocations=runner.invocations if runner else [])
 
     for warning in network.warnings + runner.warnings + gc_plan.errors:
         module.warn(warning)

@@ -145,8 +145,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.cni.node.plugins.module_utils import _cniinfo, _fileutil, _netlink
+from ansible_collections.cni.node.plugins.module_utils import _cniinfo, _edge, _fileutil, _netlink
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils._params import check_paths
 
 try:
     import jmespath
@@ -170,11 +171,14 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    with _edge.edge(module, 'cni_info'):
+        check_paths(p, ('conf_dir', 'bin_dirs', 'cache_dir'))
     if p['query'] is not None and not HAS_JMESPATH:
         module.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR, param='query')
     gather = p['gather'] or list(_cniinfo.SECTIONS)
     facts, errors = {}, {}
-    names = _cniinfo.namespaces()
+    with _edge.edge(module, 'cni_info'):
+        names = _cniinfo.namespaces()
     readers = dict(
         networks=lambda: _cniinfo.networks(p['conf_dir'], _fileutil.read_text),
         plugins=lambda: _cniinfo.plugins(p['bin_dirs'], ask_versions=p['plugin_versions']),

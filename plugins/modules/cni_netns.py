@@ -93,8 +93,10 @@ options:
           - The exact set of routes through the inside end (main table). Routes the kernel makes itself
             (C(proto kernel) for addresses, C(proto ra) from router advertisements) are not managed.
           - An empty list removes all managed routes; left out, routes are not managed.
+          - Each element must be a dictionary. The collection checks the elements itself (hence C(elements=raw)), so a
+            string in the list is refused with a message that names the element, for example C(veth.routes[0]).
         type: list
-        elements: dict
+        elements: raw
         suboptions:
           dst:
             description:
@@ -217,9 +219,11 @@ namespace:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _namedns
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils import _edge, _namedns
+from ansible_collections.cni.node.plugins.module_utils._params import dict_elements, netns_value
 from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
+
+ROUTE_KEYS = dict(dst=dict(type='str', required=True), via=dict(type='str'))
 
 
 def main():
@@ -235,21 +239,20 @@ def main():
                 master=dict(type='str'),
                 mtu=dict(type='int'),
                 addresses=dict(type='list', elements='str'),
-                routes=dict(type='list', elements='dict', options=dict(
-                    dst=dict(type='str', required=True),
-                    via=dict(type='str'),
-                )),
+                routes=dict(type='list', elements='raw'),
             )),
         ),
         supports_check_mode=True,
     )
     args = module.params
-    try:
-        spec = _namedns.Spec(args['name'], state=args['state'], loopback=args['loopback'], veth=args['veth'],
+    with _edge.edge(module, 'cni_netns'):
+        netns_value(args['netns'])
+        veth = args['veth']
+        if veth is not None:
+            veth = dict(veth, routes=dict_elements(veth['routes'], 'veth', ROUTE_KEYS, where='veth.routes'))
+        spec = _namedns.Spec(args['name'], state=args['state'], loopback=args['loopback'], veth=veth,
                              netns=args['netns'])
         plan, after = _namedns.run(spec, Netlink, check_mode=module.check_mode)
-    except CniNodeError as exc:
-        module.fail_json(**exc.to_fail_kwargs())
     module.exit_json(**plan.changes.result(diff_mode=module._diff, namespace=_namedns.public(spec, after)))
 
 

@@ -118,8 +118,10 @@ options:
     description:
       - All peers of this node (the other nodes), reconciled in one call. Left out, peer entries are not
         managed; an empty list with O(purge_peers=true) removes all of them.
+      - Each element must be a dictionary. The collection checks the elements itself (hence C(elements=raw)), so a
+        string in the list is refused with a message that names the element, for example C(peers[0]).
     type: list
-    elements: dict
+    elements: raw
     suboptions:
       remote:
         description:
@@ -262,9 +264,12 @@ recreated:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _vxlan
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils import _edge, _vxlan
+from ansible_collections.cni.node.plugins.module_utils._params import dict_elements, netns_value
 from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
+
+PEER_KEYS = dict(remote=dict(type='str', required=True), subnet=dict(type='str'),
+                 vtep_mac=dict(type='str', default='auto'))
 
 
 def main():
@@ -282,11 +287,7 @@ def main():
             mac=dict(type='str', default='auto'),
             addresses=dict(type='list', elements='str'),
             master=dict(type='str'),
-            peers=dict(type='list', elements='dict', options=dict(
-                remote=dict(type='str', required=True),
-                subnet=dict(type='str'),
-                vtep_mac=dict(type='str', default='auto'),
-            )),
+            peers=dict(type='list', elements='raw'),
             direct_routing=dict(type='bool', default=False),
             purge_peers=dict(type='bool', default=False),
             netns=dict(type='str'),
@@ -294,15 +295,15 @@ def main():
         supports_check_mode=True,
     )
     args = module.params
-    try:
+    with _edge.edge(module, 'cni_vxlan'):
+        netns_value(args['netns'])
+        peers = dict_elements(args['peers'], 'peers', PEER_KEYS, what='remote and subnet')
         spec = _vxlan.Spec(
             args['name'], state=args['state'], vni=args['vni'], port=args['port'], dev=args['dev'],
             local=args['local'], mtu=args['mtu'], learning=args['learning'], gbp=args['gbp'], mac=args['mac'],
-            addresses=args['addresses'], master=args['master'], peers=args['peers'],
+            addresses=args['addresses'], master=args['master'], peers=peers,
             direct_routing=args['direct_routing'], purge_peers=args['purge_peers'], netns=args['netns'])
         plan, after = _vxlan.run(spec, Netlink, check_mode=module.check_mode)
-    except CniNodeError as exc:
-        module.fail_json(**exc.to_fail_kwargs())
     module.exit_json(**plan.changes.result(diff_mode=module._diff, **_vxlan.public(plan, after)))
 
 

@@ -168,8 +168,7 @@ interfaces:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _bpf, _xdp
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
+from ansible_collections.cni.node.plugins.module_utils import _bpf, _edge, _xdp
 from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
 
 
@@ -192,13 +191,11 @@ def main():
         supports_check_mode=True,
     )
     args = module.params
-    try:
+    with _edge.edge(module, 'cni_xdp'):
         spec = _xdp.Spec(args['dev'], netns=args['netns'], object=args['object'], source=args['source'],
                          section=args['section'], mode=args['mode'], force=args['force'], state=args['state'],
                          cache_dir=args['cache_dir'], state_file=args['state_file'])
         plan, interfaces = _xdp.run(spec, Netlink, _bpf.Toolchain(), check_mode=module.check_mode)
-    except CniNodeError as exc:
-        module.fail_json(**exc.to_fail_kwargs())
     module.exit_json(**plan.changes.result(diff_mode=module._diff, interfaces=interfaces))
 
 

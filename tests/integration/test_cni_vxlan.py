@@ -632,5 +632,20 @@ def test_mtu_auto_follows_the_underlay(module, node):
     assert module('cni_vxlan', l3_args(node))['changed'] is False
 
 
+@pytest.mark.parametrize('peers, needle', [
+    (['10.0.0.1'], "peers[0]: expected a dictionary with remote and subnet, got '10.0.0.1'"),
+    ([{'remote': '10.0.0.1', 'subnet': '10.244.1.0/24'}, 'remote=10.0.0.2'],
+     "peers[1]: expected a dictionary with remote and subnet, got 'remote=10.0.0.2'"),
+    ([{'subnet': '10.244.1.0/24'}], 'peers[0]: remote is required'),
+])
+def test_bad_input_peers_not_dictionaries_fail_by_element_and_change_nothing(module, node, peers, needle):
+    before = ip(node, '-o', 'link') + ip(node, 'route')
+    for check in (True, False):
+        res = module('cni_vxlan', dict(l3_args(node), peers=peers), check=check)
+        assert res.get('failed') is True and res['param'] == 'peers', res
+        assert res['msg'].startswith(needle), res['msg']
+    assert ip(node, '-o', 'link') + ip(node, 'route') == before
+
+
 if __name__ == '__main__':  # pragma: no cover
     sys.exit(pytest.main([__file__]))

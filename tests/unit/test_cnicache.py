@@ -70,6 +70,21 @@ def test_relative_netns_path_is_refused():
     assert exc.value.param == 'netns'
 
 
+def test_netns_path_asks_the_one_check_in_params(monkeypatch):
+    seen = []
+    monkeypatch.setattr(_cnicache, 'netns_fault', lambda value: seen.append(value) or 'name')
+    with pytest.raises(ParameterError) as exc:
+        _cnicache.netns_path('pod1')
+    assert seen == ['pod1'] and exc.value.param == 'netns'
+
+
+@pytest.mark.parametrize('netns', ['.', '..', 'a\0b'])
+def test_dot_names_and_nul_bytes_are_refused(netns):
+    with pytest.raises(ParameterError) as exc:
+        _cnicache.netns_path(netns)
+    assert exc.value.param == 'netns'
+
+
 def test_args_keep_their_order_and_refuse_separators():
     pairs = _cnicache.normalise_args({'K8S_POD_NAME': 'web', 'IP': '10.0.0.5'})
     assert pairs == [['K8S_POD_NAME', 'web'], ['IP', '10.0.0.5']]

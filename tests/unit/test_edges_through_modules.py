@@ -1,57 +1,29 @@
 # -*- coding: utf-8 -*-
 """Issue 13 items 2-4 through the modules' main(): relative paths, messages that name a parameter, stale temporaries.
 
-Runs each module's main() in-process, in a scratch working directory (so a
+Runs each module's main() in-process through the shared ``run_main``
+fixture (tests/unit/conftest.py), in a scratch working directory (so a
 relative path that slipped through would land there, where the test sees
-it). The small runner below is local to this file: ``run`` works with
-ansible-core 2.19's ``patch_module_args`` and, before 2.19, by setting the
-arguments AnsibleModule reads (``basic._ANSIBLE_ARGS``).
+it).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 import fcntl
 import importlib
-import json
 import os
 
 import pytest
 
-from ansible.module_utils import basic
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    patch_module_args = None
-
-
-@contextlib.contextmanager
-def module_args(args):
-    if patch_module_args is not None:
-        with patch_module_args(args):
-            yield
-        return
-    saved = basic._ANSIBLE_ARGS
-    basic._ANSIBLE_ARGS = json.dumps(dict(ANSIBLE_MODULE_ARGS=args)).encode('utf-8')
-    try:
-        yield
-    finally:
-        basic._ANSIBLE_ARGS = saved
-
 
 @pytest.fixture
-def run(capsys):
+def run(run_main):
+    """``run_main`` with the module given by name."""
     def run_module(name, args, check=False):
-        main = importlib.import_module('ansible_collections.cni.node.plugins.modules.%s' % name).main
-        with module_args(dict(args, _ansible_check_mode=check, _ansible_diff=True)):
-            with pytest.raises(SystemExit) as exc:
-                main()
-        out = json.loads(capsys.readouterr().out)
-        out['rc'] = exc.value.code
-        return out
+        return run_main(importlib.import_module('ansible_collections.cni.node.plugins.modules.%s' % name), args,
+                        check=check)
     return run_module
 
 
@@ -106,6 +78,16 @@ def case_args(module, tmp):
     if module == 'cni_attachment':
         return dict(config=INLINE, container_id='c1', netns='/proc/1/ns/net', state='absent',
                     conf_dir=str(tmp / 'net.d'), bin_dirs=[str(tmp / 'bin')], cache_dir=str(tmp / 'cache'))
+    if module == 'cni_gc':
+        return dict(config=INLINE, conf_dir=str(tmp / 'net.d'), bin_dirs=[str(tmp / 'bin')],
+                    cache_dir=str(tmp / 'cache'))
+    if module == 'cni_info':
+        return dict(gather=['networks', 'plugins', 'leases'], conf_dir=str(tmp / 'net.d'),
+                    bin_dirs=[str(tmp / 'bin')], cache_dir=str(tmp / 'cache'), plugin_versions=False)
+    if module == 'cni_xdp':
+        return dict(dev=['lo'], state='absent', cache_dir=str(tmp / 'xdp'), state_file=str(tmp / 'xdp.json'))
+    if module in ('cni_bridge', 'cni_vxlan', 'cni_netns'):   # links: only refusals run here (no netlink)
+        return dict(name='cnt-edge0', state='absent')
     raise AssertionError(module)
 
 
@@ -124,6 +106,20 @@ RELATIVE = [
     ('cni_attachment', 'cache_dir', 'rel', 'cache_dir'),
     ('cni_attachment', 'log_file', 'rel.log', 'log_file'),
     ('cni_attachment', 'netns', 'rel/ns', 'netns'),
+    ('cni_gc', 'conf_dir', 'rel', 'conf_dir'),
+    ('cni_gc', 'bin_dirs', ['rel'], 'bin_dirs[0]'),
+    ('cni_gc', 'cache_dir', 'rel', 'cache_dir'),
+    ('cni_info', 'conf_dir', 'rel', 'conf_dir'),
+    ('cni_info', 'bin_dirs', ['/opt/cni/bin', 'rel'], 'bin_dirs[1]'),
+    ('cni_info', 'cache_dir', 'rel', 'cache_dir'),
+    ('cni_xdp', 'object', 'prog.o', 'object'),
+    ('cni_xdp', 'source', 'prog.c', 'source'),
+    ('cni_xdp', 'state_file', 'xdp.json', 'state_file'),
+    ('cni_xdp', 'cache_dir', 'rel', 'cache_dir'),
+    ('cni_xdp', 'netns', 'rel/ns', 'netns'),
+    ('cni_bridge', 'netns', 'rel/ns', 'netns'),
+    ('cni_vxlan', 'netns', 'rel/ns', 'netns'),
+    ('cni_netns', 'netns', 'rel/ns', 'netns'),
 ]
 
 
@@ -132,7 +128,7 @@ RELATIVE = [
 def test_a_relative_path_is_refused_by_name_and_nothing_changes(run, cwd, tmp_path, module, param, value, where,
                                                                 check):
     args = case_args(module, tmp_path)
-    if module == 'cni_attachment' and param == 'conf_dir':
+    if module in ('cni_attachment', 'cni_gc') and param == 'conf_dir':
         args = dict(args, network='n')
         del args['config']
     if param == 'src':   # a folder in the working directory that a relative src would find
@@ -149,7 +145,7 @@ def test_a_relative_path_is_refused_by_name_and_nothing_changes(run, cwd, tmp_pa
 
 def test_the_cases_work_with_absolute_paths(run, cwd, tmp_path):
     """Control: each case's arguments are good, so the refusals above come from the relative path alone."""
-    for module in ('cni_plugin', 'cni_sysctl', 'cni_network', 'cni_ipam_pool'):
+    for module in ('cni_plugin', 'cni_sysctl', 'cni_network', 'cni_ipam_pool', 'cni_gc', 'cni_info'):
         sub = tmp_path / module
         sub.mkdir()
         res = run(module, case_args(module, sub), check=True)
@@ -178,10 +174,26 @@ def test_cni_plugin_bin_dir_that_is_a_regular_file(run, cwd, tmp_path, check, st
 @pytest.mark.parametrize('module, args, param, words', [
     ('cni_network', dict(plugins=['bridge']), 'plugins', "plugins[0]: 'bridge' is a string"),
     ('cni_network', dict(plugins=[{'type': 'loopback'}, 'type=bridge']), 'plugins', 'plugins[1]:'),
+    ('cni_vxlan', dict(state='present', vni=42, peers=['10.0.0.1']), 'peers',
+     "peers[0]: expected a dictionary with remote and subnet, got '10.0.0.1'"),
+    ('cni_vxlan', dict(state='present', vni=42, peers=[{'remote': '10.0.0.1', 'sub': 'x'}]), 'peers',
+     'peers[0]: unsupported key sub'),
+    ('cni_vxlan', dict(state='present', vni=42, peers=[{'subnet': '10.244.1.0/24'}]), 'peers',
+     'peers[0]: remote is required'),
+    ('cni_gc', dict(valid_attachments=['x']), 'valid_attachments',
+     "valid_attachments[0]: expected a dictionary with container_id and ifname, got 'x'"),
+    ('cni_gc', dict(valid_attachments=[{'container_id': 'c1'}, 'c2']), 'valid_attachments',
+     "valid_attachments[1]: expected a dictionary with container_id and ifname, got 'c2'"),
+    ('cni_netns', dict(veth=dict(name='cnt-e0', peer='cnt-e1', routes=['default'])), 'veth',
+     "veth.routes[0]: expected a dictionary with dst and via, got 'default'"),
 ])
 def test_a_list_of_dictionaries_given_strings_names_the_element(run, cwd, tmp_path, module, args, param, words):
-    res = run(module, dict(case_args(module, tmp_path), **args))
-    assert res['rc'] == 1 and res['param'] == param and res['msg'].startswith(words), res
+    args = dict(case_args(module, tmp_path), **args)
+    before = tree(tmp_path)
+    for check in (False, True):
+        res = run(module, args, check=check)
+        assert res['rc'] == 1 and res['param'] == param and res['msg'].startswith(words), res
+        assert tree(tmp_path) == before and tree(cwd) == []
 
 
 def test_cni_sysctl_file_that_is_a_directory_names_a_parameter(run, cwd, tmp_path):

@@ -154,3 +154,18 @@ def test_syscall_errors_are_typed_and_name_the_parameter(err, cls, tail):
     assert isinstance(exc, cls) and exc.param == 'name' and exc.details == dict(errno=err)
     assert exc.msg == 'mount --bind x y: %s (errno %d)%s' % (os.strerror(err), err, tail)
     assert _netns._syscall_error(err, 'x', param='netns').param == 'netns'
+
+
+def test_netns_path_asks_the_one_check_in_params(monkeypatch):
+    """The shape of a netns value is judged by _params.netns_fault alone (one check for every module)."""
+    seen = []
+    monkeypatch.setattr(_netns, 'netns_fault', lambda value: seen.append(value) or 'relative')
+    with pytest.raises(NamespaceNotFound) as err:
+        _netns.netns_path('/proc/1/ns/net')
+    assert seen == ['/proc/1/ns/net'] and err.value.param == 'netns'
+
+
+def test_a_nul_byte_in_netns_is_refused_naming_netns():
+    with pytest.raises(NamespaceNotFound) as err:
+        _netns.netns_path('/proc/1\0/ns/net')
+    assert err.value.param == 'netns' and 'NUL byte' in err.value.msg

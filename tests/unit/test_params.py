@@ -55,6 +55,36 @@ def test_a_relative_netns_path_is_refused_by_name():
     assert 'must be absolute' in exc.value.msg and '/run/netns' in exc.value.msg
 
 
+@pytest.mark.parametrize('value, fault', [
+    ('blue', None), ('/run/netns/blue', None), ('/proc/1/ns/net', None), ('run/netns/x', 'relative'),
+    ('./x', 'relative'), ('', 'name'), ('.', 'name'), ('..', 'name'), ('a\0b', 'nul'), ('/x\0', 'nul'),
+])
+def test_netns_fault_is_the_one_check(value, fault):
+    assert _params.netns_fault(value) == fault
+
+
+@pytest.mark.parametrize('value, words', [
+    ('.', "netns: '.' is not a namespace name: give a name under /run/netns or an absolute path"),
+    ('..', "netns: '..' is not a namespace name"),
+    ('a\0b', "netns: must not contain a NUL byte"),
+])
+def test_dot_names_and_nul_bytes_are_refused_by_name(value, words):
+    with pytest.raises(ParameterError) as exc:
+        _params.netns_value(value)
+    assert exc.value.param == 'netns' and exc.value.msg.startswith(words)
+
+
+def test_dict_elements_names_a_nested_option_with_where():
+    with pytest.raises(ParameterError) as exc:
+        _params.dict_elements(['default'], 'veth', {'dst': {'required': True}, 'via': {}}, where='veth.routes')
+    assert exc.value.param == 'veth'
+    assert exc.value.msg == "veth.routes[0]: expected a dictionary with dst and via, got 'default'"
+    with pytest.raises(ParameterError) as exc:
+        _params.dict_elements([{'via': '10.0.0.1'}], 'veth', {'dst': {'required': True}, 'via': {}},
+                              where='veth.routes')
+    assert exc.value.msg == 'veth.routes[0]: dst is required'
+
+
 PEER = dict(remote=dict(type='str', required=True), subnet=dict(type='str'), vtep_mac=dict(type='str', default='auto'))
 
 
