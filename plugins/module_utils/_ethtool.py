@@ -82,26 +82,27 @@ class Ethtool(object):
         self._ioctl('reading the name of link %d' % index, SIOCGIFNAME, ifreq)
         return bytes(ifreq[:IFNAMSIZ]).split(b'\0', 1)[0].decode('utf-8', 'surrogateescape')
 
-    def _ethtool(self, what, name, data):
-        """One SIOCETHTOOL request on link ``name``; ``data`` (bytes) in, (return value, bytes out) back."""
+    def _ethtool(self, what, name, data, answer=True):
+        """One SIOCETHTOOL request on link ``name``: ``data`` (bytes) in; the bytes out (``answer``) or the
+        ioctl's return value back."""
         buf = ctypes.create_string_buffer(data, len(data))
         ifreq = bytearray(IFREQ_SIZE)
         raw = name.encode('utf-8', 'surrogateescape')
         ifreq[:len(raw)] = raw
         struct.pack_into('@P', ifreq, IFNAMSIZ, ctypes.addressof(buf))
         ret = self._ioctl(what, SIOCETHTOOL, ifreq)
-        return ret, buf.raw
+        return buf.raw if answer else ret
 
     def feature_names(self, name):
         """The kernel's feature names (``ETH_SS_FEATURES``), bit by bit; read once per adapter."""
         if self._names is None:
             what = 'reading the feature names of %s' % name
-            _, out = self._ethtool(what, name, struct.pack('=IIQI', ETHTOOL_GSSET_INFO, 0, 1 << ETH_SS_FEATURES, 0))
+            out = self._ethtool(what, name, struct.pack('=IIQI', ETHTOOL_GSSET_INFO, 0, 1 << ETH_SS_FEATURES, 0))
             mask, count = struct.unpack_from('=8xQI', out)
             if not mask & (1 << ETH_SS_FEATURES):
                 raise NotSupported('%s: the kernel has no feature string set' % what)
             head = struct.pack('=III', ETHTOOL_GSTRINGS, ETH_SS_FEATURES, count)
-            _, out = self._ethtool(what, name, head + b'\0' * (count * ETH_GSTRING_LEN))
+            out = self._ethtool(what, name, head + b'\0' * (count * ETH_GSTRING_LEN))
             self._names = [out[12 + i * ETH_GSTRING_LEN:12 + (i + 1) * ETH_GSTRING_LEN].split(b'\0', 1)[0]
                            .decode('ascii', 'replace') for i in range(count)]
         return self._names
@@ -114,7 +115,7 @@ class Ethtool(object):
 
     def _blocks(self, what, name, words):
         """``ETHTOOL_GFEATURES``: per word of 32 bits (available, requested, active, never_changed)."""
-        _, out = self._ethtool(what, name, struct.pack('=II', ETHTOOL_GFEATURES, words) + b'\0' * (16 * words))
+        out = self._ethtool(what, name, struct.pack('=II', ETHTOOL_GFEATURES, words) + b'\0' * (16 * words))
         return [struct.unpack_from('=IIII', out, 8 + 16 * i) for i in range(words)]
 
     def feature(self, index, feature):
@@ -127,7 +128,7 @@ class Ethtool(object):
         name = self.ifname(index)
         what = 'reading feature %s of %s' % (feature, name)
         bit, words = self._bit(what, name, feature)
-        available, requested, active, _ = self._blocks(what, name, words)[bit // 32]
+        available, requested, active = self._blocks(what, name, words)[bit // 32][:3]
         mask = 1 << (bit % 32)
         return dict(active=bool(active & mask), requested=bool(requested & mask), changeable=bool(available & mask))
 
@@ -153,5 +154,5 @@ class Ethtool(object):
         blocks = [0] * (2 * words)
         blocks[2 * (bit // 32)] = 1 << (bit % 32)                            # valid
         blocks[2 * (bit // 32) + 1] = (1 << (bit % 32)) if on else 0         # requested
-        ret, _ = self._ethtool(what, name, struct.pack('=II%dI' % len(blocks), ETHTOOL_SFEATURES, words, *blocks))
-        return ret
+        return self._ethtool(what, name, struct.pack('=II%dI' % len(blocks), ETHTOOL_SFEATURES, words, *blocks),
+                             answer=False)

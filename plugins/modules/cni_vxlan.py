@@ -151,11 +151,11 @@ options:
     default: false
   tx_checksum_offload:
     description:
-      - Transmit checksum offload of the device, its C(tx-checksum-ip-generic) feature (C(ethtool -k <name>)):
-        V(off) is what C(ethtool -K <name> tx-checksum-ip-generic off) does, the known fix when the receiving
-        nodes drop encapsulated packets with C(UDP: bad checksum) (seen with some NICs, kernels, and underlays
-        behind NAT or on VMware). The kernel then also stops segmentation offload on the device (shown as
-        C([requested on])) and computes checksums in software.
+      - Transmit checksum offload of the device, its C(tx-checksum-ip-generic) feature as C(ethtool -k <name>)
+        shows it. V(off) is what C(ethtool -K <name> tx-checksum-ip-generic off) does, the known fix when the
+        receiving nodes drop encapsulated packets with a wrong UDP checksum (their kernel logs C(bad checksum)
+        for UDP), a limitation of some kernels and NICs and of underlays behind NAT. The kernel then computes
+        checksums in software and also stops segmentation offload on the device (shown as C([requested on])).
       - V(unchanged) never touches it; the returned RV(vxlan.tx_checksum_offload) still says what it is.
       - Applied on creation and on re-creation too. With V(unchanged), a re-created device gets V(off) again
         when the old one had it off.

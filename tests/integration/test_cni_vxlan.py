@@ -676,8 +676,8 @@ def ethtool_k(netns, name=VX):
     """``on``/``off`` of tx-checksum-ip-generic as ethtool(8) shows it (not read with the module)."""
     assert shutil.which('ethtool'), 'ethtool is missing: hack/bootstrap.sh installs it'
     for line in sh('ip', 'netns', 'exec', netns, 'ethtool', '-k', name).splitlines():
-        key, _, value = line.strip().partition(':')
-        if key == TX:
+        key, colon, value = line.strip().partition(':')
+        if key == TX and colon:
             return value.split()[0]
     raise AssertionError('ethtool -k %s shows no %s' % (name, TX))
 

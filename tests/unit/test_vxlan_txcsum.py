@@ -141,7 +141,7 @@ def test_run_sets_verifies_and_returns_it():
     p, after = _vxlan.run(vx_spec(peers=None, tx_checksum_offload='off'), nl, ethtool=et)
     assert p.changes.drift == [DRIFT_OFF] and after['tx_checksum_offload'] == 'off'
     assert nl.calls == [('set_feature', OFF, 10, FEATURE, dict(on=False))]
-    again, _ = _vxlan.run(vx_spec(peers=None, tx_checksum_offload='off'), nl, ethtool=et)
+    again = _vxlan.run(vx_spec(peers=None, tx_checksum_offload='off'), nl, ethtool=et)[0]
     assert again.changes.changed is False and len(nl.calls) == 1
 
 
