@@ -12,7 +12,7 @@ APT_PACKAGES=(
   podman
   python3 python3-venv python3-pyroute2
   make git rsync ca-certificates
-  shellcheck
+  shellcheck ethtool
   clang llvm libbpf-dev bpftool
 )
 

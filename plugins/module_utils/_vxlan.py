@@ -15,6 +15,11 @@ first global IPv4 address, else an IPv6 one that is not temporary,
 deprecated, tentative or dadfailed, permanent ones first, the lowest of a
 kind (``choose_ipv6``).
 
+``tx_checksum_offload`` is the device's ``tx-checksum-ip-generic`` feature
+(what ``ethtool -K <dev> tx-checksum-ip-generic off`` turns), read and set
+through the ethtool adapter (``_ethtool``, the runner's target ``ethtool``),
+the one feature of transmit checksums a VXLAN device lets change.
+
 The peers (their checks, entries and the steps reconciling them) are
 ``_vxlanpeers``'s.
 
@@ -25,22 +30,26 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import ipaddress
 
 from ansible_collections.cni.node.plugins.module_utils import _ifname, _linkargs, _overlay, _vxlanpeers
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
+    NotSupported,
     ParameterError,
 )
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
-from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step, error_text
+from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step, error_text, tag
 
 RTPROT_CNI_NODE = _vxlanpeers.RTPROT_CNI_NODE   # protocol number of the routes cni_vxlan creates
 BATCHED = _vxlanpeers.BATCHED
 DEFAULT_PORT = 4789
 MAX_VNI = 16777215
 RECREATE = ('vni', 'port', 'local', 'dev', 'gbp')
+TX_CHECKSUM = 'tx-checksum-ip-generic'   # the feature tx_checksum_offload turns (ETH_SS_FEATURES name)
+ETHTOOL = 'ethtool'                      # the runner's target of the ethtool adapter
 # IPv6 address flags (IFA_F_*, linux/if_addr.h) that make an address no tunnel source: it may
 # vanish (temporary: privacy extensions), should not start anything new (deprecated), or may
 # not be used at all (tentative: duplicate address detection running; dadfailed).
@@ -58,7 +67,7 @@ class Spec(object):
 
     def __init__(self, name, state='present', vni=None, port=DEFAULT_PORT, dev=None, local=None, mtu='auto',
                  learning=False, gbp=False, mac='auto', addresses=None, master=None, peers=None,
-                 direct_routing=False, purge_peers=False, netns=None):
+                 direct_routing=False, purge_peers=False, netns=None, tx_checksum_offload='unchanged'):
         if state not in ('present', 'absent'):
             raise ParameterError('state %r: use present or absent' % (state,), param='state')
         self.name = _ifname.check_ifname(name, 'name', 'a VXLAN device name')
@@ -73,6 +82,10 @@ class Spec(object):
         self.master = _ifname.check_ifname(master, 'master') if master not in (None, '') else None
         if self.master is not None and self.master == self.name:
             raise ParameterError('master %r is the VXLAN device itself: name a bridge' % master, param='master')
+        if tx_checksum_offload not in ('on', 'off', 'unchanged'):
+            raise ParameterError('tx_checksum_offload %r: use on, off or unchanged' % (tx_checksum_offload,),
+                                 param='tx_checksum_offload')
+        self.tx_checksum_offload = tx_checksum_offload
         if state == 'absent':
             return
         if vni is None:
@@ -238,6 +251,7 @@ class Desired(_vxlanpeers.Entries):
         if spec.direct_routing and underlay.link is None:
             raise ParameterError('direct_routing needs the underlay link and subnet: local %s is on no link here'
                                  % underlay.local, param='direct_routing')
+        self.tx_checksum = None if spec.tx_checksum_offload == 'unchanged' else spec.tx_checksum_offload
         super(Desired, self).__init__(spec, underlay, peers)
 
 
@@ -254,7 +268,25 @@ def read(nl, spec):
     return links, addresses, device
 
 
-def device_state(device, links, addresses, wanted_addresses=None):
+def read_tx_checksum(spec, et, device):
+    """``(value, changeable)`` of the device's ``tx-checksum-ip-generic``: ``'on'``/``'off'``, a bool.
+
+    ``(None, None)`` without an adapter or a device, and with
+    ``tx_checksum_offload=unchanged`` when the kernel does not tell (it is
+    returned, not managed); else a refusal fails naming the argument.
+    """
+    if et is None or device is None:
+        return None, None
+    try:
+        feature = tag(lambda: et.feature(device['index'], TX_CHECKSUM), 'tx_checksum_offload')
+    except CniNodeError:
+        if spec.tx_checksum_offload == 'unchanged':
+            return None, None
+        raise
+    return 'on' if feature['active'] else 'off', feature['changeable']
+
+
+def device_state(device, links, addresses, wanted_addresses=None, tx_checksum=None):
     """The device as the user sees it (names, not indexes)."""
     if device is None:
         return None
@@ -276,6 +308,7 @@ def device_state(device, links, addresses, wanted_addresses=None):
         master_index=device['master'] or None,
         up=device['up'],
         addresses=_linkargs.managed_addresses(addresses, wanted_addresses, index=device['index']),
+        tx_checksum_offload=tx_checksum,
     )
 
 
@@ -293,12 +326,17 @@ class Plan(object):
         self.desired = None
 
 
-def plan(spec, nl):
-    """Read the actual state and compare; the returned Plan's changes are exactly what ``apply`` does."""
+def plan(spec, nl, et=None):
+    """Read the actual state and compare; the returned Plan's changes are exactly what ``apply`` does.
+
+    ``et``: the ethtool adapter (None: ``tx_checksum_offload`` is not read,
+    and only ``unchanged`` may be asked for).
+    """
     p = Plan(spec)
     links, addresses, device = read(nl, spec)
     path = u'vxlan/%s' % spec.name
-    actual = device_state(device, links, addresses, getattr(spec, 'addresses', None))
+    tx, changeable = read_tx_checksum(spec, et, device) if spec.state == 'present' else (None, None)
+    actual = device_state(device, links, addresses, getattr(spec, 'addresses', None), tx)
     p.actual = actual
     if spec.state == 'absent':
         if device is not None:
@@ -308,6 +346,13 @@ def plan(spec, nl):
     underlay = resolve_underlay(spec, links, addresses)
     want = Desired(spec, underlay, links)
     p.desired = want
+    if want.tx_checksum is not None:
+        if et is None:
+            raise ParameterError('tx_checksum_offload %s needs the ethtool adapter' % want.tx_checksum,
+                                 param='tx_checksum_offload')
+        if changeable is False and tx != want.tx_checksum:
+            raise NotSupported('tx_checksum_offload: %s cannot change %s: it is fixed %s by its driver'
+                               % (spec.name, TX_CHECKSUM, tx), param='tx_checksum_offload')
     ul_index = underlay.link['index'] if underlay.link is not None else None
     tables = _vxlanpeers.peer_tables(nl, device, links, ul_index, set(want.routes))
     wanted_attrs = dict(vni=spec.vni, port=spec.port, local=underlay.local.compressed,
@@ -337,7 +382,8 @@ def plan(spec, nl):
         if spec.gbp:
             create['vxlan_gbp'] = True
         p.create = create
-        before = dict(mtu=None, mac=None, learning=None, master=None, addresses=[], up=False)
+        before = dict(mtu=None, mac=None, learning=None, master=None, addresses=[], up=False,
+                      tx_checksum_offload=None)
     else:
         before = actual
     if p.recreate:
@@ -350,7 +396,8 @@ def plan(spec, nl):
         _vxlanpeers.peer_steps(told, path, tables, want, underlay, False, ul_index)
         work = _vxlanpeers.View(spec, Changes())
         _device_steps(work, path, before, want, True,
-                      addresses=actual['addresses'] if spec.addresses is None else spec.addresses)
+                      addresses=actual['addresses'] if spec.addresses is None else spec.addresses,
+                      tx=want.tx_checksum or ('off' if actual['tx_checksum_offload'] == 'off' else None))
         _vxlanpeers.peer_steps(work, path, tables, _vxlanpeers.carry_over(spec, want, tables, device['index']),
                                underlay, True, ul_index)
         p.steps, p.stale = work.steps, told.stale
@@ -388,6 +435,8 @@ def _restore_plan(spec, device, actual, tables):
     name = spec.name
     steps = [Step('mtu', 'link_set', ['restoring: setting mtu %s on %s' % (actual['mtu'], name), DEVICE],
                   dict(mtu=actual['mtu']))]
+    if actual['tx_checksum_offload'] == 'off':   # a new VXLAN device has it on
+        steps.append(tx_checksum_step('restoring: ', name, False))
     if actual['master_index']:
         steps.append(Step('master', 'link_set', ['restoring: enslaving %s to %s' % (name, actual['master']),
                                                  DEVICE], dict(master=actual['master_index'])))
@@ -401,9 +450,19 @@ def _restore_plan(spec, device, actual, tables):
     return create, steps
 
 
-def _device_steps(v, path, before, want, fresh, addresses=False):
+def tx_checksum_step(prefix, name, on, before=None):
+    """Turn the device's ``tx-checksum-ip-generic`` on or off (undone to ``before``, when given)."""
+    return Step('tx_checksum_offload', 'set_feature',
+                ['%ssetting tx checksum offload (%s) %s on %s' % (prefix, TX_CHECKSUM, 'on' if on else 'off', name),
+                 DEVICE, TX_CHECKSUM], dict(on=on),
+                undo=None if before is None else ('set_feature', dict(on=before)), target=ETHTOOL)
+
+
+def _device_steps(v, path, before, want, fresh, addresses=False, tx=False):
+    """The device's own steps; ``addresses``/``tx`` (given on a re-creation) stand for the spec's."""
     spec = v.spec
     addresses = spec.addresses if addresses is False else addresses
+    tx = want.tx_checksum if tx is False else tx
     if v.changes.add(path + '/mtu', before['mtu'], want.mtu) and not fresh:
         v.steps.append(Step('mtu', 'link_set', ['setting mtu %d on %s' % (want.mtu, spec.name), DEVICE],
                             dict(mtu=want.mtu), undo=('link_set', dict(mtu=before['mtu']))))
@@ -415,6 +474,10 @@ def _device_steps(v, path, before, want, fresh, addresses=False):
                                                      DEVICE],
                             dict(kind='vxlan', vxlan_learning=int(spec.learning)),
                             undo=('link_set', dict(kind='vxlan', vxlan_learning=int(bool(before['learning']))))))
+    if tx is not None and (v.changes.add(path + '/tx_checksum_offload', before['tx_checksum_offload'], tx)
+                           or fresh):
+        v.steps.append(tx_checksum_step('', spec.name, tx == 'on',
+                                        None if fresh else before['tx_checksum_offload'] == 'on'))
     if v.changes.add(path + '/master', before['master'], spec.master):
         what = '%s %s %s' % ('enslaving to' if spec.master else 'releasing from', spec.master or before['master'],
                              spec.name)
@@ -440,14 +503,15 @@ def _device_steps(v, path, before, want, fresh, addresses=False):
                             undo=('link_set', dict(state='down'))))
 
 
-def apply(p, nl):
+def apply(p, nl, et=None):
     """Run the plan; when the kernel refuses a step, undo the run's steps and raise naming the argument."""
     spec = p.spec
+    targets = {ETHTOOL: et} if et is not None else {}
     if spec.state == 'absent':
         if p.delete is not None:
             nl.link_del('deleting VXLAN device %s' % spec.name, p.delete)
         return
-    runner = Runner(nl, device=p.actual['index'] if p.actual else None, batched=BATCHED)
+    runner = Runner(nl, device=p.actual['index'] if p.actual else None, batched=BATCHED, targets=targets)
     deleted = False
     try:
         if p.delete is not None:
@@ -470,11 +534,11 @@ def apply(p, nl):
         # only the adapter's errors carry what came back (msg, details).
         runner.rollback('removing VXLAN device again')
         if deleted and p.restore is not None:
-            _restore(p, nl, exc if isinstance(exc, CniNodeError) else None)
+            _restore(p, nl, exc if isinstance(exc, CniNodeError) else None, targets)
         raise
 
 
-def _restore(p, nl, exc):
+def _restore(p, nl, exc, targets=None):
     """Create the old device again (``p.restore``) after a failed re-creation; tell in ``exc`` what came back.
 
     Goes on past a refused step (a partly restored device is better than
@@ -496,7 +560,7 @@ def _restore(p, nl, exc):
             exc.msg += '; restoring the old VXLAN device %s (%s) failed too: %s' % (name, what, error_text(error))
             exc.details['restored'] = dict(device=False, refused=[error_text(error)])
         return
-    refused = Runner(nl, device=link['index'], batched=BATCHED).replay(steps)
+    refused = Runner(nl, device=link['index'], batched=BATCHED, targets=targets).replay(steps)
     if exc is None:
         return
     if refused:
@@ -521,6 +585,8 @@ def _restore_text(p, create, steps):
     if 'address' in create:
         parts.append('mac %s' % create['address'])
     parts.append('learning %s' % ('on' if actual['learning'] else 'off'))
+    if actual['tx_checksum_offload'] == 'off':
+        parts.append('tx checksum offload off')
     if actual['master']:
         parts.append('master %s' % actual['master'])
     counts = {}
@@ -563,19 +629,32 @@ def _param_of(path):
     return 'peers' if parts[2] in ('routes', 'neighbours', 'fdb') else parts[2]
 
 
-def run(spec, netlink, check_mode=False):
-    """Read, plan and (unless check mode) apply and verify. Returns (plan, device state after)."""
-    with netlink(spec.netns) as nl:
-        p = plan(spec, nl)
+def run(spec, netlink, check_mode=False, ethtool=None):
+    """Read, plan and (unless check mode) apply and verify. Returns (plan, device state after).
+
+    ``netlink`` and ``ethtool`` (may be None) open the adapters in ``spec.netns``.
+    """
+    with netlink(spec.netns) as nl, _opened(ethtool, spec.netns) as et:
+        p = plan(spec, nl, et)
         if check_mode or not p.changes.changed:
             return p, p.actual
-        apply(p, nl)
+        apply(p, nl, et)
         if spec.state == 'absent':
             return p, None
-        left = plan(spec, nl)
+        left = plan(spec, nl, et)
         if left.changes.changed:
             raise KernelRefused('VXLAN device %s: the kernel did not keep what was set: %s'
                                 % (spec.name, ', '.join('%s is %r, not %r' % (d['path'], d['before'], d['after'])
                                                         for d in left.changes.drift[:5])),
                                 param=_param_of(left.changes.drift[0]['path']))
         return p, left.actual
+
+
+@contextlib.contextmanager
+def _opened(factory, netns):
+    """``factory(netns)`` entered, or None without a factory."""
+    if factory is None:
+        yield None
+        return
+    with factory(netns) as adapter:
+        yield adapter

@@ -151,6 +151,22 @@ options:
         VXLAN devices over one underlay device, use direct routing on one of them only.
     type: bool
     default: false
+  tx_checksum_offload:
+    description:
+      - Transmit checksum offload of the device, its C(tx-checksum-ip-generic) feature as C(ethtool -k <name>)
+        shows it. V(off) is what C(ethtool -K <name> tx-checksum-ip-generic off) does, the known fix when the
+        receiving nodes drop encapsulated packets with a wrong UDP checksum (their kernel logs C(bad checksum)
+        for UDP), a limitation of some kernels and NICs and of underlays behind NAT. The kernel then computes
+        checksums in software and also stops segmentation offload on the device (shown as C([requested on])).
+      - V(unchanged) never touches it; the returned RV(vxlan.tx_checksum_offload) still says what it is.
+      - Applied on creation and on re-creation too. With V(unchanged), a re-created device gets V(off) again
+        when the old one had it off.
+      - Set through the ethtool ioctl in the device's network namespace; no C(ethtool) command is needed.
+        A device that does not let it change fails the task naming this argument, before anything changes.
+      - Not written anywhere that survives a reboot yet.
+    type: str
+    choices: ['on', 'off', unchanged]
+    default: unchanged
 notes:
   - Runs on the managed node as root and needs pyroute2 (0.7.x, as packaged by Debian, or 0.9.x).
   - Entries of listed peers that differ from what they should be (a neighbour with a wrong MAC, a forwarding
@@ -195,6 +211,13 @@ EXAMPLES = r'''
       - remote: 192.168.10.12
       - remote: 192.168.10.13
 
+- name: Transmit checksums in software on the device (flannel's fix for bad encapsulated checksums)
+  cni.node.cni_vxlan:
+    name: vxlan0
+    vni: 1
+    dev: eth0
+    tx_checksum_offload: 'off'
+
 - name: Remove the device
   cni.node.cni_vxlan:
     name: vxlan0
@@ -211,6 +234,7 @@ drift:
   elements: dict
   sample:
     - {path: vxlan/vxlan0/mtu, before: 1500, after: 1450}
+    - {path: vxlan/vxlan0/tx_checksum_offload, before: 'on', after: 'off'}
     - {path: vxlan/vxlan0/routes/10.244.2.0/24, before: null, after: via 10.244.2.0 dev vxlan0 onlink}
     - {path: vxlan/vxlan0/fdb/0e:04:c0:a8:0a:0c/192.168.10.12, before: absent, after: present}
 diff:
@@ -236,6 +260,11 @@ vxlan:
     master: null
     up: true
     addresses: [10.244.1.0/32]
+    tx_checksum_offload: 'on'
+  contains:
+    tx_checksum_offload:
+      description: V(on) or V(off) (the device's C(tx-checksum-ip-generic)); null when the kernel does not tell.
+      type: str
 peers:
   description: The peers as programmed, with their derived vtep MAC and address and whether they are routed directly.
   returned: when peers is given and state is present
@@ -265,6 +294,7 @@ recreated:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cni.node.plugins.module_utils import _edge, _vxlan
+from ansible_collections.cni.node.plugins.module_utils._ethtool import Ethtool
 from ansible_collections.cni.node.plugins.module_utils._params import dict_elements, netns_value
 from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
 
@@ -291,6 +321,7 @@ def main():
             direct_routing=dict(type='bool', default=False),
             purge_peers=dict(type='bool', default=False),
             netns=dict(type='str'),
+            tx_checksum_offload=dict(type='str', default='unchanged', choices=['on', 'off', 'unchanged']),
         ),
         supports_check_mode=True,
     )
@@ -302,8 +333,9 @@ def main():
             args['name'], state=args['state'], vni=args['vni'], port=args['port'], dev=args['dev'],
             local=args['local'], mtu=args['mtu'], learning=args['learning'], gbp=args['gbp'], mac=args['mac'],
             addresses=args['addresses'], master=args['master'], peers=peers,
-            direct_routing=args['direct_routing'], purge_peers=args['purge_peers'], netns=args['netns'])
-        plan, after = _vxlan.run(spec, Netlink, check_mode=module.check_mode)
+            direct_routing=args['direct_routing'], purge_peers=args['purge_peers'], netns=args['netns'],
+            tx_checksum_offload=args['tx_checksum_offload'])
+        plan, after = _vxlan.run(spec, Netlink, check_mode=module.check_mode, ethtool=Ethtool)
     module.exit_json(**plan.changes.result(diff_mode=module._diff, **_vxlan.public(plan, after)))
 
 

@@ -13,12 +13,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
+import shutil
+import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import INTERPRETERS, ns_write, sh
+from conftest import INTERPRETERS, ns_write, run_module, sh
 
 LOCAL = '192.0.2.1'
 VX = 'vx0'
@@ -645,6 +648,135 @@ def test_bad_input_peers_not_dictionaries_fail_by_element_and_change_nothing(mod
         assert res.get('failed') is True and res['param'] == 'peers', res
         assert res['msg'].startswith(needle), res['msg']
     assert ip(node, '-o', 'link') + ip(node, 'route') == before
+
+
+# tx_checksum_offload -------------------------------------------------------
+
+TX = 'tx-checksum-ip-generic'
+TX_PATH = 'vxlan/vx0/tx_checksum_offload'
+ADAPTER_PROBE = r"""
+import json, sys
+from ansible_collections.cni.node.plugins.module_utils import _netlink, _ethtool
+netns, name = sys.argv[1:3]
+with _netlink.Netlink(netns) as nl:
+    index = nl.link(name)['index']
+with _ethtool.Ethtool(netns) as et:
+    print(json.dumps(et.feature(index, 'tx-checksum-ip-generic')))
+"""
+# The core with an ethtool adapter that the kernel "refuses": every step of the run before it is undone.
+REFUSING_PROBE = r"""
+import json, sys
+from ansible_collections.cni.node.plugins.module_utils import _vxlan, _ethtool, _errors
+from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
+class Refusing(_ethtool.Ethtool):
+    def set_feature(self, what, index, feature, on):
+        raise _errors.KernelRefused('%s: Invalid argument (errno -22)' % what, errno=-22)
+args = json.loads(sys.argv[1])
+try:
+    _vxlan.run(_vxlan.Spec(**args), Netlink, ethtool=Refusing)
+except _errors.CniNodeError as exc:
+    print(json.dumps(exc.to_fail_kwargs()))
+"""
+
+
+def python_probe(python, script, *argv):
+    env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
+    proc = subprocess.run([python, '-c', script] + list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env=env, cwd='/', check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def ethtool_k(netns, name=VX):
+    """``on``/``off`` of tx-checksum-ip-generic as ethtool(8) shows it (not read with the module)."""
+    assert shutil.which('ethtool'), 'ethtool is missing: hack/bootstrap.sh installs it'
+    for line in sh('ip', 'netns', 'exec', netns, 'ethtool', '-k', name).splitlines():
+        key, colon, value = line.strip().partition(':')
+        if key == TX and colon:
+            return value.split()[0]
+    raise AssertionError('ethtool -k %s shows no %s' % (name, TX))
+
+
+def ethtool_set(netns, value, name=VX):
+    """Drift injection with ethtool(8)."""
+    sh('ip', 'netns', 'exec', netns, 'ethtool', '-K', name, TX, value)
+
+
+@pytest.mark.parametrize('interpreter', INTERPRETERS, indirect=True)
+def test_tx_checksum_offload_off_is_set_read_back_and_kept(module, node, interpreter):
+    args = l3_args(node, tx_checksum_offload='off')
+    check = module('cni_vxlan', args, check=True, python=interpreter)
+    assert dict(path=TX_PATH, before=None, after='off') in check['drift'], check['drift']
+    assert observe(node) is None
+    # Created with it off, its other settings as ever.
+    first = module('cni_vxlan', args, python=interpreter)
+    assert first['changed'] is True and first['drift'] == check['drift'], first
+    assert first['vxlan']['tx_checksum_offload'] == 'off'
+    assert observe(node) == L3_WANT
+    assert ethtool_k(node) == 'off'
+    assert python_probe(interpreter, ADAPTER_PROBE, node, VX) == dict(
+        active=False, requested=False, changeable=True)
+    again = module('cni_vxlan', args, python=interpreter)
+    assert again['changed'] is False and again['drift'] == [], again
+    # Drift by hand: reported exactly in check mode, nothing changed; then repaired.
+    ethtool_set(node, 'on')
+    drifted = module('cni_vxlan', args, check=True, python=interpreter)
+    assert drifted['drift'] == [dict(path=TX_PATH, before='on', after='off')], drifted
+    assert drifted['vxlan']['tx_checksum_offload'] == 'on' and ethtool_k(node) == 'on'
+    fixed = module('cni_vxlan', args, python=interpreter)
+    assert fixed['changed'] is True and fixed['drift'] == drifted['drift'], fixed
+    assert ethtool_k(node) == 'off' and observe(node) == L3_WANT
+    assert module('cni_vxlan', args, python=interpreter)['changed'] is False
+    # And on again: one item, the kernel's segmentation offload back with it.
+    on = module('cni_vxlan', l3_args(node, tx_checksum_offload='on'), python=interpreter)
+    assert on['drift'] == [dict(path=TX_PATH, before='off', after='on')], on
+    assert ethtool_k(node) == 'on' and python_probe(interpreter, ADAPTER_PROBE, node, VX)['active'] is True
+
+
+@pytest.mark.parametrize('interpreter', INTERPRETERS, indirect=True)
+def test_tx_checksum_offload_unchanged_never_touches_it(module, node, interpreter):
+    first = module('cni_vxlan', l3_args(node), python=interpreter)
+    assert first['vxlan']['tx_checksum_offload'] == 'on' and ethtool_k(node) == 'on'
+    assert not [d for d in first['drift'] if d['path'] == TX_PATH]
+    for value in ('off', 'on'):
+        ethtool_set(node, value)
+        for check in (True, False):
+            res = module('cni_vxlan', l3_args(node), check=check, python=interpreter)
+            assert res['changed'] is False and res['drift'] == [], res
+            assert res['vxlan']['tx_checksum_offload'] == value and ethtool_k(node) == value
+
+
+def test_tx_checksum_offload_follows_a_recreated_device(module, node):
+    module('cni_vxlan', l3_args(node, tx_checksum_offload='off'))
+    old = json.loads(ip(node, '-j', 'link', 'show', 'dev', VX))[0]['ifindex']
+    res = module('cni_vxlan', l3_args(node, vni=43, tx_checksum_offload='off'))
+    assert res['recreated'] == ['vni'] and not [d for d in res['drift'] if d['path'] == TX_PATH], res
+    assert json.loads(ip(node, '-j', 'link', 'show', 'dev', VX))[0]['ifindex'] != old
+    assert ethtool_k(node) == 'off'
+    # Left unchanged, a re-created device keeps it off as the old one had it.
+    res = module('cni_vxlan', l3_args(node, vni=44))
+    assert res['recreated'] == ['vni'] and res['vxlan']['tx_checksum_offload'] == 'off', res
+    assert ethtool_k(node) == 'off'
+    assert module('cni_vxlan', l3_args(node, vni=44))['changed'] is False
+
+
+def test_tx_checksum_offload_refused_fails_naming_it_and_changes_nothing_else(node):
+    """The kernel refuses the offload change after the MTU was set: the MTU goes back, the error names
+    tx_checksum_offload. A device the run created goes again."""
+    module_args = l3_args(node)
+    assert run_module('cni_vxlan', module_args)['changed'] is True
+    before = observe(node)
+    refused = l3_args(node, mtu='1400', tx_checksum_offload='off')
+    res = python_probe(sys.executable, REFUSING_PROBE, json.dumps(refused))
+    assert res['param'] == 'tx_checksum_offload', res
+    assert res['msg'] == ('tx_checksum_offload: setting tx checksum offload (tx-checksum-ip-generic) off on vx0: '
+                          'Invalid argument (errno -22)'), res
+    assert observe(node) == before and ethtool_k(node) == 'on'
+    ip(node, 'link', 'del', VX)
+    routes = proto_152_routes(node)      # the direct route through u0 stays with the device gone
+    res = python_probe(sys.executable, REFUSING_PROBE, json.dumps(l3_args(node, tx_checksum_offload='off')))
+    assert res['param'] == 'tx_checksum_offload', res
+    assert observe(node) is None and proto_152_routes(node) == routes
 
 
 if __name__ == '__main__':  # pragma: no cover
