@@ -47,6 +47,7 @@ def _bridge_addresses(addresses):
 def _veth_addresses(addresses):
     return _linkargs.check_addresses(addresses, 'veth.addresses', '10.244.1.2/24', key=_linkargs.by_address)
 
+
 settings.register_profile('cni-node-properties', derandomize=True, deadline=None, database=None,
                           max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 PROFILE = settings.get_profile('cni-node-properties')
