@@ -53,4 +53,4 @@ bench: lab
 	.venv/bin/python bench/run_all.py $(if $(BENCH),--only "$(BENCH)") $(if $(BENCH_FULL),--full)
 
 clean:
-	rm -rf build tests/output .pytest_cache
+	rm -rf build tests/output .pytest_cache .hypothesis

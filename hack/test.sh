@@ -18,6 +18,9 @@ export PATH="$PWD/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$PWD/build/collections"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 export TEST_RESULTS_DIR=${TEST_RESULTS_DIR:-$PWD/build/test-results}
+# hypothesis keeps its caches out of the collection tree (the build suite
+# refuses files git does not see in the tarball).
+export HYPOTHESIS_STORAGE_DIRECTORY=${HYPOTHESIS_STORAGE_DIRECTORY:-$PWD/build/hypothesis}
 
 ALL=(sanity lint unit matrix integration build molecule)
 suites=("$@")
