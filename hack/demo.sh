@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo (`make demo`, after dockerd and the lab image are ready): bring up
-# the 3-node lab (Molecule's overlay scenario: create + prepare), run
+# the 3-node lab (Molecule's overlay scenario: create + prepare; the nodes
+# boot systemd as PID 1, and prepare waits until they are up), run
 # cni.node.site with the overlay profile (pod subnets, kernel parameters,
 # plugins, VXLAN peers, bridge, network configuration) and cni.node.verify
 # (a test namespace per node attached with the real plugins, pinging every
@@ -30,6 +31,10 @@ eph=$(find "$HOME/.ansible/tmp" -maxdepth 1 -name "molecule.*.$SCENARIO" -printf
 export ANSIBLE_CONFIG="$eph/ansible.cfg"
 inventory="$eph/inventory/ansible_inventory.yml"
 docker ps --filter label=owner=molecule --format '  {{.Names}}\t{{.Status}}' | grep ov-node
+for n in "${NODES[@]}"; do
+  printf '  %-10s PID 1 %s, system %s\n' "$n" "$(docker exec "$n" cat /proc/1/comm)" \
+    "$(docker exec "$n" systemctl is-system-running || true)"
+done
 
 step "site: cni.node.site with the overlay profile"
 t=$SECONDS
@@ -87,6 +92,7 @@ cat <<EOF
 
 The lab is still running. Look around:
   docker exec -it ov-node1 bash
+  docker exec ov-node1 systemctl status                 # systemd is PID 1
   docker exec ov-node1 ip route show proto 152          # the VXLAN peers
   docker exec ov-node1 bridge fdb show dev vxlan0
   docker exec ov-node1 ip netns exec $NS ping -c 2 <a test namespace address above>

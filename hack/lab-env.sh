@@ -8,6 +8,18 @@ export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0} PY_COLORS=${PY_COLORS:-0}
 
 lab_die() { echo "!! $(basename "$0"): $*" >&2; exit 1; }
 
+# The lab nodes boot systemd with the host's cgroup hierarchy mounted at
+# /sys/fs/cgroup (molecule/*/molecule.yml: cgroupns host). On a cgroup v1
+# host read-only: docker's :ro covers only the top tmpfs, the controllers
+# below stay writable, and that is what systemd needs (measured). On a
+# cgroup v2 host, one cgroup2 mount, it has to be read-write (the usual
+# recipe; not measured on the CI's machine kind).
+if [[ $(stat -fc %T /sys/fs/cgroup 2>/dev/null) == cgroup2fs ]]; then
+  export CNI_LAB_CGROUP_MODE=rw
+else
+  export CNI_LAB_CGROUP_MODE=ro
+fi
+
 command -v molecule >/dev/null || lab_die "molecule not found in .venv (run make deps)"
 docker info >/dev/null 2>&1 || lab_die "docker does not answer (run make lab, or bash hack/dockerd.sh)"
 docker image inspect cni-node-lab:latest >/dev/null 2>&1 \

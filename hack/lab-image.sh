@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
 # Build the lab node image cni-node-lab:<key> (and tag it :latest) locally:
-# debootstrap a minimal Debian into a scratch directory under build/ and
-# `docker import` it. No registry is involved.
+# debootstrap a minimal Debian into a scratch directory under build/,
+# `docker import` it and give it the image configuration of a node that boots
+# systemd (one `docker build` step without context: STOPSIGNAL cannot be set
+# by `docker import --change`). No registry is involved.
+#
+# The node boots /sbin/init (systemd) as PID 1, not privileged; the run flags
+# it needs are in every molecule/*/molecule.yml (docs/development.md, "The
+# lab"). The image carries the unit cni-lab-proc-sys-net.service, which makes
+# /proc/sys/net writable before systemd-sysctl.service, and masks the units
+# that cannot run in a container or have no business on a lab node.
 #
 # The Debian mirror is read at run time from this machine's apt sources (the
 # first one that serves <suite> main), so no host name is written anywhere in
 # the repository. The key is a hash of this script, the package list and the
 # suite: when cni-node-lab:<key> exists already, nothing is done.
 # Prints the image tag on the last line of stdout.
+#
+# LAB_IMAGE_NO_LATEST=1 builds (or finds) cni-node-lab:<key> only: :latest
+# and the older keyed tags are left alone (to try a new recipe while a lab
+# runs on :latest).
 set -euo pipefail
 self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
@@ -16,25 +28,37 @@ SUITE=bookworm
 IMAGE=cni-node-lab
 # minbase is apt + the Priority: required set; this is what the lab needs on
 # top: python3 for Ansible, iproute2 + pyroute2 (Debian's 0.7.x) for the
-# netlink modules, mount for the prepare step (remount /proc/sys rw), and the
-# usual tools to look around a node, and the CNI reference plugins (in
-# /usr/lib/cni: the plugins role installs them from there, as on an offline node).
-PACKAGES=(python3 python3-pyroute2 iproute2 procps iptables iputils-ping mount containernetworking-plugins)
+# netlink modules, mount for the /proc/sys unit (and prepare's "all" mode),
+# the usual tools to look around a node, the CNI reference plugins (in
+# /usr/lib/cni: the plugins role installs them from there, as on an offline
+# node), and systemd as init (systemd-sysv: /sbin/init) with dbus.
+PACKAGES=(python3 python3-pyroute2 iproute2 procps iptables iputils-ping mount containernetworking-plugins
+          systemd systemd-sysv dbus)
+# Units masked in the image: the timers that would run apt, e2scrub or a
+# dpkg backup on a lab node in the middle of a test. No other unit needs it:
+# udev is not installed (a Recommends of systemd; /sys is read-only in a
+# container anyway), and what cannot run in a container skips itself on its
+# conditions (console-getty: no /dev/console, fstrim: a container,
+# e2scrub_reap: no CAP_SYS_RAWIO), so a node boots to "running".
+MASKED=(apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer)
 
 die() { echo "!! lab-image.sh: $*" >&2; exit 1; }
 
 pkg_csv=$(IFS=,; echo "${PACKAGES[*]}")
 key=$( { cat "$self"; echo "$pkg_csv"; echo "$SUITE"; } | sha256sum | cut -c1-16)
 tag="$IMAGE:$key"
+move_latest=1
+[[ ${LAB_IMAGE_NO_LATEST:-} == 1 ]] && move_latest=0
 
 docker info >/dev/null 2>&1 || die "docker does not answer (run hack/dockerd.sh first)"
 
-if docker image inspect "$tag" >/dev/null 2>&1; then
-  docker tag "$tag" "$IMAGE:latest"
+up_to_date() {
+  docker image inspect "$tag" >/dev/null 2>&1 || return 1
+  if ((move_latest)); then docker tag "$tag" "$IMAGE:latest"; fi
   echo ">> $tag is up to date"
   echo "$tag"
-  exit 0
-fi
+}
+up_to_date && exit 0
 
 command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap; make deps does it)"
 [[ $EUID -eq 0 ]] || die "debootstrap needs root"
@@ -131,12 +155,7 @@ mkdir -p build
 exec 9> build/lab-image.lock
 flock 9
 # Another run may have built it while this one waited for the lock.
-if docker image inspect "$tag" >/dev/null 2>&1; then
-  docker tag "$tag" "$IMAGE:latest"
-  echo ">> $tag is up to date"
-  echo "$tag"
-  exit 0
-fi
+up_to_date && exit 0
 
 rootfs=$(mktemp -d "$PWD/build/lab-rootfs.XXXXXX")
 log=build/lab-image.log
@@ -167,20 +186,70 @@ rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
 # Docker provides these at run time.
 : > "$rootfs/etc/hostname"
 rm -f "$rootfs/etc/resolv.conf"
+# Every node generates its own machine ID at its first boot (an empty file:
+# no first-boot presets) and keeps it across restarts; an ID baked into the
+# image would be the same on every node (and so would every MAC address
+# systemd derives from it).
+: > "$rootfs/etc/machine-id"
+rm -f "$rootfs/var/lib/dbus/machine-id"
+
+# --- systemd as init ------------------------------------------------------
+# Docker mounts /proc/sys read-only. net.* keys are per network namespace, so
+# /proc/sys/net is made writable (a bind mount of it over itself, remounted
+# read-write) at every boot, before systemd-sysctl.service, which skips
+# itself while /proc/sys/net is read-only and otherwise applies
+# /etc/sysctl.d. kernel.*, vm.*, fs.* stay read-only: they are global, a
+# write from a node would change the host.
+cat > "$rootfs/etc/systemd/system/cni-lab-proc-sys-net.service" <<'EOF'
+[Unit]
+Description=Make /proc/sys/net writable (cni.node lab node)
+DefaultDependencies=no
+Before=systemd-sysctl.service sysinit.target
+ConditionPathIsReadWrite=!/proc/sys/net
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/bin/mount --bind /proc/sys/net /proc/sys/net
+ExecStart=/usr/bin/mount -o remount,bind,rw /proc/sys/net
+
+[Install]
+WantedBy=sysinit.target
+EOF
+chroot "$rootfs" systemctl enable cni-lab-proc-sys-net.service >> "$log" 2>&1 \
+  || die "systemctl enable cni-lab-proc-sys-net.service failed (log: $log)"
+chroot "$rootfs" systemctl mask "${MASKED[@]}" >> "$log" 2>&1 \
+  || die "systemctl mask failed (log: $log)"
 
 echo ">> docker import $tag"
 tar --numeric-owner -C "$rootfs" -c . \
   | docker import \
-      --change 'CMD ["sleep", "infinity"]' \
-      --change "LABEL org.cni-node.lab-key=$key org.cni-node.suite=$SUITE" \
       --message "cni.node lab node: debootstrap $SUITE minbase + $pkg_csv" \
-      - "$tag" >/dev/null
-docker tag "$tag" "$IMAGE:latest"
+      - "$tag-rootfs" >/dev/null
+# STOPSIGNAL: systemd halts on SIGRTMIN+3 (SIGTERM makes it re-execute).
+# container=docker: how systemd knows it runs in a container.
+# The classic builder: a Dockerfile on stdin, no context, nothing pulled.
+if ! DOCKER_BUILDKIT=0 docker build --quiet --tag "$tag" - >> "$log" 2>&1 <<EOF
+FROM $tag-rootfs
+ENV container=docker
+STOPSIGNAL SIGRTMIN+3
+CMD ["/sbin/init"]
+LABEL org.cni-node.lab-key=$key org.cni-node.suite=$SUITE
+EOF
+then
+  docker rmi "$tag-rootfs" >/dev/null 2>&1 || true
+  tail -n 10 "$log" >&2
+  die "docker build of $tag failed (full log: $log)"
+fi
+docker rmi "$tag-rootfs" >/dev/null
 
-# Keep only the current keyed image: remove older cni-node-lab:<key> tags.
-docker image ls --format '{{.Repository}}:{{.Tag}}' "$IMAGE" \
-  | grep -v -x -e "$tag" -e "$IMAGE:latest" \
-  | xargs -r docker rmi >/dev/null 2>&1 || true
+if ((move_latest)); then
+  docker tag "$tag" "$IMAGE:latest"
+  # Keep only the current keyed image: remove older cni-node-lab:<key> tags.
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "$IMAGE" \
+    | grep -v -x -e "$tag" -e "$IMAGE:latest" \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
+fi
 
 echo ">> built $tag ($(docker image inspect -f '{{.Size}}' "$tag" | numfmt --to=iec))"
 echo "$tag"

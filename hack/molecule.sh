@@ -5,6 +5,11 @@
 # the lab image is built locally (make lab = hack/dockerd.sh +
 # hack/lab-image.sh) and the scenario has no dependency step.
 #
+# Each scenario is a `molecule test` of its own, timed; every scenario runs
+# even when an earlier one failed, and the run fails when any did. The times
+# and verdicts go to stdout at the end and, when TEST_RESULTS_DIR is set (by
+# hack/test.sh), to $TEST_RESULTS_DIR/molecule.summary for its summary.
+#
 # The containers are destroyed at the end whatever happens (--destroy=always,
 # and a destroy on interrupt). The lab only sets per-network-namespace (net.*)
 # keys; as a guard, the host's values of those keys are compared before and
@@ -46,13 +51,27 @@ destroy() {
 trap 'echo "!! interrupted: destroying the lab"; destroy; exit 130' INT TERM
 
 before=$(host_values)
-scenario_args=()
-for s in "${scenarios[@]}"; do scenario_args+=(-s "$s"); done
 
+rc=0
+passed=0
+lines=()
 start=$SECONDS
-molecule test "${scenario_args[@]}" --destroy=always --no-command-borders
-rc=$?
+for s in "${scenarios[@]}"; do
+  t=$SECONDS
+  molecule test -s "$s" --destroy=always --no-command-borders
+  src=$?
+  verdict=passed
+  if ((src)); then verdict="FAILED (rc=$src)"; rc=1; else passed=$((passed + 1)); fi
+  lines+=("$(printf '%-8s %s (%d s)' "$s" "$verdict" $((SECONDS - t)))")
+  echo ">> molecule test -s $s: $verdict in $((SECONDS - t)) s"
+done
 echo ">> molecule test: rc=$rc in $((SECONDS - start)) s"
+printf '   %s\n' "${lines[@]}"
+if [[ -n ${TEST_RESULTS_DIR:-} ]]; then
+  mkdir -p "$TEST_RESULTS_DIR"
+  { echo "${#scenarios[@]} scenarios: $passed passed, $((${#scenarios[@]} - passed)) failed"
+    printf '  %s\n' "${lines[@]}"; } >"$TEST_RESULTS_DIR/molecule.summary"
+fi
 
 after=$(host_values)
 if [[ "$before" != "$after" ]]; then
