@@ -235,9 +235,16 @@ def _libc():
 
 @contextlib.contextmanager
 def private_bpffs():
-    """A bpffs directory visible only to this process (and its children) for the block; see the module doc."""
+    """A bpffs directory visible only to this process (and its children) for the block; see the module doc.
+
+    Afterwards the process is back in its own mount namespace, in the working
+    directory it had (setns resets it to /), and the empty directory is gone:
+    it is removed from the original namespace, where it never was a mount point.
+    """
     libc = _libc()
+    cwd = os.getcwd()
     home = os.open('/proc/self/ns/mnt', os.O_RDONLY | os.O_CLOEXEC)
+    directory = None
     try:
         if libc.unshare(CLONE_NEWNS) != 0:
             err = ctypes.get_errno()
@@ -249,20 +256,28 @@ def private_bpffs():
                 raise NotSupported('making the private mount namespace private failed: %s'
                                    % os.strerror(ctypes.get_errno()))
             directory = tempfile.mkdtemp(prefix='cni-node-bpffs-')
+            if libc.mount(b'bpf', directory.encode(), b'bpf', 0, None) != 0:
+                raise NotSupported('mounting a bpffs failed: %s (the kernel needs CONFIG_BPF_SYSCALL)'
+                                   % os.strerror(ctypes.get_errno()))
             try:
-                if libc.mount(b'bpf', directory.encode(), b'bpf', 0, None) != 0:
-                    raise NotSupported('mounting a bpffs failed: %s (the kernel needs CONFIG_BPF_SYSCALL)'
-                                       % os.strerror(ctypes.get_errno()))
-                try:
-                    yield directory
-                finally:
-                    libc.umount2(directory.encode(), MNT_DETACH)
+                yield directory
             finally:
-                os.rmdir(directory)
+                libc.umount2(directory.encode(), MNT_DETACH)   # the namespace goes anyway; leaving it drops the mount
         finally:
-            libc.setns(home, CLONE_NEWNS)
+            if libc.setns(home, CLONE_NEWNS) != 0:
+                raise KernelRefused('returning to the mount namespace of the module failed: %s'
+                                    % os.strerror(ctypes.get_errno()))
+            try:
+                os.chdir(cwd)
+            except OSError:
+                pass   # the directory went away meanwhile: stay at /
     finally:
         os.close(home)
+        if directory is not None:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass   # not empty or already gone: never worth hiding the real error for
 
 
 # ---------------------------------------------------------------- bpftool

@@ -192,8 +192,8 @@ def main():
             facts[section] = readers[section]()
         except CniNodeError as exc:
             errors[section] = exc.msg
-        except (IOError, OSError) as exc:
-            errors[section] = str(exc)
+        except (IOError, OSError) as exc:   # the section's error, named by the parameter it came from
+            errors[section] = _edge.os_error_kwargs(exc, 'cni_info', _edge.path_params(module.argument_spec, p))['msg']
     result = dict(changed=False, cni=facts, errors=errors)
     if p['query'] is not None:
         try:

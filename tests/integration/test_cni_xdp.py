@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import shutil
 import subprocess
@@ -266,3 +267,26 @@ def test_several_interfaces_are_all_or_nothing(module, pair):
     assert out.get('failed') and out['param'] == 'mode' and 'cnvx-e' in out['msg'], out
     assert dict((dev, attached(p, dev=dev)) for dev in ids) == ids
     assert not ping(p)
+
+
+PRIVATE_BPFFS_PROBE = r"""
+import json, os, sys
+from ansible_collections.cni.node.plugins.module_utils import _bpf
+os.chdir(sys.argv[1])
+before = os.readlink('/proc/self/ns/mnt')
+with _bpf.private_bpffs() as directory:
+    inside = (os.readlink('/proc/self/ns/mnt'), os.path.ismount(directory))
+print(json.dumps(dict(before=before, inside=inside, after=os.readlink('/proc/self/ns/mnt'), cwd=os.getcwd(),
+                      left=os.path.exists(directory))))
+"""
+
+
+def test_the_private_bpffs_leaves_nothing_behind(xdp_support, tmp_path):
+    """Back in the module's mount namespace and working directory; no bpffs directory left."""
+    env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
+    proc = subprocess.run([sys.executable, '-c', PRIVATE_BPFFS_PROBE, str(tmp_path)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out['inside'][0] != out['before'] and out['inside'][1] is True, out
+    assert out['after'] == out['before'] and out['cwd'] == str(tmp_path) and out['left'] is False, out
