@@ -19,7 +19,6 @@ def test_info_query_on_one_section(run_main, tmp_path):
     assert res['rc'] == 0 and res['value'] == 'n' and list(res['cni']) == ['networks']
 
 
-
 def test_a_section_that_cannot_be_read_names_the_parameter(run_main, tmp_path, monkeypatch):
     # An OSError the kernel gives a reader (EACCES, EIO) that root on a test machine cannot provoke on demand.
     conf = tmp_path / 'net.d'
