@@ -308,7 +308,11 @@ def read_cache(path):
 
 
 def write_cache(path, entry):
-    """Write a cache entry atomically (directory 0700, file 0600, like libcni)."""
+    """Write a cache entry atomically (directory 0700, file 0600, like libcni).
+
+    Stale temporaries of this entry's name (a run killed between writing and
+    renaming) are removed first; a live run's temporary is held and kept.
+    """
     directory = os.path.dirname(path)
     try:
         os.makedirs(directory, 0o700)
@@ -316,6 +320,7 @@ def write_cache(path, entry):
         if exc.errno != errno.EEXIST:
             raise StateFileError('cannot create the cache directory %s: %s' % (directory, os.strerror(exc.errno)),
                                  param='cache_dir')
+    _fileutil.clean_temps([path])   # what a run killed while writing this entry left (only unheld temporaries)
     _fileutil.atomic_write(path, json.dumps(entry, separators=(',', ':')), mode=0o600)
 
 

@@ -43,6 +43,7 @@ import json
 import os
 
 from ansible_collections.cni.node.plugins.module_utils._errors import KernelRefused, ParameterError
+from ansible_collections.cni.node.plugins.module_utils._fileutil import clean_temps
 from ansible_collections.cni.node.plugins.module_utils._ifname import check_ifname
 from ansible_collections.cni.node.plugins.module_utils._params import check_paths, netns_value
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
@@ -339,6 +340,8 @@ def run(spec, netlink, toolchain, check_mode=False, boot_id=None):
     """
     boot_id = read_boot_id() if boot_id is None else boot_id
     with netlink(spec.netns) as nl, toolchain.session() as bpf, _state_file(spec, check_mode) as state:
+        if not check_mode:   # under the state file's lock: temporaries of killed runs (issue 13 item 4)
+            clean_temps([spec.state_file])
         actual = _read(spec, nl, bpf)
         record = Record(state.read(), boot_id)
         wanted, obj, loaded = {}, None, None

@@ -232,3 +232,16 @@ def test_a_legacy_bare_result_gives_its_sandbox_and_a_broken_entry_none(tmp_path
     (tmp_path / 'odd').write_text(json.dumps({'kind': 'cniCacheV1', 'netns': 7, 'ifName': 'eth0',
                                               'result': {'interfaces': [{'name': 'eth0', 'sandbox': '/x'}]}}))
     assert _cnicache.read_cache(str(tmp_path / 'odd')).namespace() == ('/x', 'result.interfaces[0].sandbox')
+
+
+def test_writing_an_entry_removes_the_stale_temporaries_of_its_name(tmp_path):
+    # A runtime killed between writing the entry's temporary and renaming it (issue 13 item 4).
+    path = _cnicache.cache_path(str(tmp_path), 'podnet', 'c1', 'eth0')
+    os.makedirs(os.path.dirname(path))
+    stale = os.path.join(os.path.dirname(path), '.podnet-c1-eth0.abcd1234.tmp')
+    other = os.path.join(os.path.dirname(path), '.podnet-c2-eth0.abcd1234.tmp')
+    for name in (stale, other):
+        with open(name, 'w') as f:
+            f.write('{')
+    _cnicache.write_cache(path, {'kind': 'cniCacheV1'})
+    assert not os.path.exists(stale) and os.path.exists(other) and _cnicache.read_cache(path) is not None

@@ -247,3 +247,16 @@ def test_the_record_remembers_the_latest_tags_only():
     assert again.known_tag('sha%d' % (_xdp.MAX_TAGS + 4), 'xdp') == ('tag%d' % (_xdp.MAX_TAGS + 4), 'n')
     again.learn('sha5', 'xdp', 'tag5', 'n')      # learnt again: the newest now
     assert list(again.tags)[-1] == 'sha5\txdp'
+
+
+def test_a_run_removes_the_state_files_stale_temporaries_check_mode_keeps_them(tmp_path):
+    # What a run killed between writing the state file's temporary and renaming it leaves (issue 13 item 4).
+    stale = tmp_path / '.xdp.json.abcd1234.tmp'
+    stale.write_text('{}')
+    other = tmp_path / '.other.json.abcd1234.tmp'
+    other.write_text('{}')
+    bpf = FakeBpf({'eth0': (None, None)}, {})
+    run(bpf, tmp_path, check_mode=True)
+    assert stale.exists()
+    run(bpf, tmp_path)
+    assert not stale.exists() and other.exists()
