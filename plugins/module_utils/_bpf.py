@@ -186,12 +186,20 @@ def multiarch_include(clang, run=None):
     return ['-I' + path] if triplet and os.path.isdir(path) else []
 
 
+def _is_elf(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read(4) == b'\x7fELF'
+    except (IOError, OSError):
+        return False
+
+
 def compile_source(clang, source, cache_dir, run=None):
     """(object path, sha256, compiled now?) for C file ``source``; the cache is keyed by the source's sha256."""
     run = run or _run
     digest = source_digest(source)
     target = os.path.join(cache_dir, '%s.o' % digest)
-    if os.path.isfile(target):
+    if _is_elf(target):   # a file a crash left empty or cut is no hit: compiled again, then replaced
         return target, digest, False
     try:
         os.makedirs(cache_dir, 0o755)
@@ -209,6 +217,8 @@ def compile_source(clang, source, cache_dir, run=None):
             raise ParameterError('source: %s does not compile: %s' % (source, compile_error(err, source)),
                                  param='source', compiler_output=err.strip().splitlines()[-40:])
         os.chmod(temp, 0o644)
+        with open(temp, 'rb') as f:   # on disk before its name says it is there
+            os.fsync(f.fileno())
         os.rename(temp, target)
         temp = None
     finally:

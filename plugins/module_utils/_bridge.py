@@ -23,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
 
 from ansible_collections.cni.node.plugins.module_utils import _ifname, _linkargs
 from ansible_collections.cni.node.plugins.module_utils._errors import (
@@ -118,11 +117,6 @@ def detour_mtu(mtu):
     return mtu - 1 if mtu > _linkargs.MIN_MTU else mtu + 1
 
 
-def _split(cidr):
-    iface = ipaddress.ip_interface(cidr)
-    return iface.ip.compressed, iface.network.prefixlen
-
-
 def plan(spec, actual):
     """Compare; return a Plan whose ``changes`` is exactly what ``apply`` does."""
     p = Plan(spec, actual)
@@ -150,7 +144,7 @@ def plan(spec, actual):
         if spec.addresses:
             p.changes.add(path + '/addresses', [], list(spec.addresses))
             for cidr in spec.addresses:
-                addr, plen = _split(cidr)
+                addr, plen = _linkargs.split_cidr(cidr)
                 p.steps.append(_step('addresses', 'adding address %s to %s' % (cidr, spec.name), 'addr_add',
                                      dict(address=addr, prefixlen=plen)))
         if spec.up:
@@ -185,12 +179,12 @@ def plan(spec, actual):
     if spec.addresses is not None and p.changes.add(path + '/addresses', actual['addresses'], spec.addresses):
         for cidr in actual['addresses']:
             if cidr not in spec.addresses:
-                addr, plen = _split(cidr)
+                addr, plen = _linkargs.split_cidr(cidr)
                 p.steps.append(_step('addresses', 'removing address %s from %s' % (cidr, spec.name), 'addr_del',
                                      dict(address=addr, prefixlen=plen)))
         for cidr in spec.addresses:
             if cidr not in actual['addresses']:
-                addr, plen = _split(cidr)
+                addr, plen = _linkargs.split_cidr(cidr)
                 p.steps.append(_step('addresses', 'adding address %s to %s' % (cidr, spec.name), 'addr_add',
                                      dict(address=addr, prefixlen=plen)))
     if p.changes.add(path + '/up', actual['up'], spec.up):

@@ -115,6 +115,12 @@ def cidr_text(iface):
     return u'%s/%d' % (iface.ip.compressed, iface.network.prefixlen)
 
 
+def split_cidr(cidr):
+    """``(address, prefixlen)`` of an ``address/prefix`` text, as the netlink adapter's address calls take them."""
+    iface = ipaddress.ip_interface(cidr)
+    return iface.ip.compressed, iface.network.prefixlen
+
+
 def by_address(cidr):
     """A sort key: IPv4 before IPv6, then by address and prefix (text order would put 10.99.0.2 first)."""
     iface = ipaddress.ip_interface(cidr)

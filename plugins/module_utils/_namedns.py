@@ -434,8 +434,8 @@ def _inside(param, method, what, kwargs):
 
 
 def _addr_kwargs(cidr):
-    iface = ipaddress.ip_interface(cidr)
-    return dict(address=iface.ip.compressed, prefixlen=iface.network.prefixlen)
+    address, prefixlen = _linkargs.split_cidr(cidr)
+    return dict(address=address, prefixlen=prefixlen)
 
 
 def _route_kwargs(route):

@@ -441,9 +441,8 @@ def _restore_plan(spec, device, actual, tables):
         steps.append(Step('master', 'link_set', ['restoring: enslaving %s to %s' % (name, actual['master']),
                                                  DEVICE], dict(master=actual['master_index'])))
     for cidr in actual['addresses']:
-        iface = ipaddress.ip_interface(cidr)
-        steps.append(Step('addresses', 'addr_add', ['restoring: adding address %s to %s' % (cidr, name), DEVICE,
-                                                    iface.ip.compressed, iface.network.prefixlen], {}))
+        steps.append(Step('addresses', 'addr_add', ['restoring: adding address %s to %s' % (cidr, name), DEVICE]
+                          + list(_linkargs.split_cidr(cidr)), {}))
     if actual['up']:
         steps.append(Step('up', 'link_set', ['restoring: setting %s up' % name, DEVICE], dict(state='up')))
     steps.extend(_vxlanpeers.restore_steps(name, device['index'], tables))
@@ -486,17 +485,13 @@ def _device_steps(v, path, before, want, fresh, addresses=False, tx=False):
     if addresses is not None and v.changes.add(path + '/addresses', before['addresses'], addresses):
         for cidr in before['addresses']:
             if cidr not in addresses:
-                iface = ipaddress.ip_interface(cidr)
                 v.steps.append(Step('addresses', 'addr_del', ['removing address %s from %s' % (cidr, spec.name),
-                                                              DEVICE, iface.ip.compressed,
-                                                              iface.network.prefixlen], {},
+                                                              DEVICE] + list(_linkargs.split_cidr(cidr)), {},
                                     undo=('addr_add', {})))
         for cidr in addresses:
             if cidr not in before['addresses']:
-                iface = ipaddress.ip_interface(cidr)
                 v.steps.append(Step('addresses', 'addr_add', ['adding address %s to %s' % (cidr, spec.name),
-                                                              DEVICE, iface.ip.compressed,
-                                                              iface.network.prefixlen], {},
+                                                              DEVICE] + list(_linkargs.split_cidr(cidr)), {},
                                     undo=('addr_del', {})))
     if v.changes.add(path + '/up', before['up'], True):
         v.steps.append(Step('up', 'link_set', ['setting %s up' % spec.name, DEVICE], dict(state='up'),

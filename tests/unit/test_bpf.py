@@ -114,6 +114,21 @@ def test_a_cached_object_is_reused_by_the_sources_sha256(tmp_path):
     assert _bpf.compile_source('/usr/bin/clang', str(source), str(tmp_path), run=fake) == (path, digest, False)
 
 
+def test_a_cached_object_a_crash_left_empty_is_compiled_again(tmp_path):
+    source = tmp_path / 'ok.c'
+    source.write_text(u'int x;\n')
+
+    def fake(argv, timeout=None):
+        if '-o' in argv:
+            with open(argv[argv.index('-o') + 1], 'wb') as f:
+                f.write(elf())
+        return 0, '', ''
+    digest = _bpf.source_digest(str(source))
+    (tmp_path / (digest + '.o')).write_bytes(b'')
+    path, _digest, made = _bpf.compile_source('/usr/bin/clang', str(source), str(tmp_path), run=fake)
+    assert made and open(path, 'rb').read() == elf()
+
+
 def test_the_verifier_log_tail_comes_from_libbpfs_markers():
     stderr = ('libbpf: prog \'p\': BPF program load failed: Permission denied\n'
               'libbpf: prog \'p\': -- BEGIN PROG LOAD LOG --\n0: R1=ctx()\n'
