@@ -14,6 +14,7 @@ APT_PACKAGES=(
   make git rsync ca-certificates
   shellcheck ethtool
   clang llvm libbpf-dev bpftool
+  dnsmasq-base nftables tcpdump strace iperf3
 )
 
 missing=()

@@ -32,8 +32,14 @@ IMAGE=cni-node-lab
 # the usual tools to look around a node, the CNI reference plugins (in
 # /usr/lib/cni: the plugins role installs them from there, as on an offline
 # node), and systemd as init (systemd-sysv: /sbin/init) with dbus.
+# Wave 2 tools a node runs, installed here because lab nodes have no apt
+# access at test time (the roles that need them install them only when they
+# are missing): nftables (cni_policy), tcpdump and strace (cni.node.diagnose
+# captures and traces), dnsmasq (a DHCP server for the dhcp profile's lab
+# proof), git and python3-venv (ansible-pull nodes), iperf3 (diagnose perf).
 PACKAGES=(python3 python3-pyroute2 iproute2 procps iptables iputils-ping mount containernetworking-plugins
-          systemd systemd-sysv dbus)
+          systemd systemd-sysv dbus
+          nftables tcpdump strace dnsmasq-base git python3-venv iperf3)
 # Units masked in the image: the timers that would run apt, e2scrub or a
 # dpkg backup on a lab node in the middle of a test. No other unit needs it:
 # udev is not installed (a Recommends of systemd; /sys is read-only in a

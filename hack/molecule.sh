@@ -58,7 +58,9 @@ lines=()
 start=$SECONDS
 for s in "${scenarios[@]}"; do
   t=$SECONDS
-  molecule test -s "$s" --destroy=always --no-command-borders
+  # One run per scenario at a time on this machine (its containers and
+  # network have fixed names): wait for another checkout's run of it.
+  flock "/tmp/cni-node-molecule-$s.lock" molecule test -s "$s" --destroy=always --no-command-borders
   src=$?
   verdict=passed
   if ((src)); then verdict="FAILED (rc=$src)"; rc=1; else passed=$((passed + 1)); fi
