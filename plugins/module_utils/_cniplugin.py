@@ -138,14 +138,39 @@ def check_digest(path, expected, what):
     return got
 
 
+def _fetch_error(url, exc):
+    return ParameterError('src: cannot download %s (%s)' % (url, exc), param='src')
+
+
 def download(opener, url, dest):
-    """Stream ``url`` to ``dest``; errors name the parameter the URL came from."""
+    """Stream ``url`` to ``dest``; the response is closed whatever happens.
+
+    A failure of the transfer (connect, HTTP status, a read that breaks off)
+    names ``src``; a failure to write ``dest`` (disk full, permissions) is an
+    OSError with the path, which the module's edge reports as such: it is not
+    the URL's fault.
+    """
     try:
         resp = opener(url)
-        with open(dest, 'wb') as f:
-            shutil.copyfileobj(resp, f, 1 << 20)
     except Exception as exc:  # pylint: disable=broad-exception-caught
-        raise ParameterError('src: cannot download %s (%s)' % (url, exc), param='src')
+        raise _fetch_error(url, exc)
+    try:
+        with open(dest, 'wb') as f:
+            while True:
+                try:
+                    chunk = resp.read(1 << 20)
+                except Exception as exc:  # pylint: disable=broad-exception-caught
+                    raise _fetch_error(url, exc)
+                if not chunk:
+                    break
+                try:
+                    f.write(chunk)
+                except OSError as exc:
+                    raise OSError(exc.errno, exc.strerror, dest)
+    finally:
+        close = getattr(resp, 'close', None)
+        if close is not None:
+            close()
 
 
 def fetch_text(opener, url):

@@ -321,3 +321,42 @@ def test_a_damaged_archive_is_refused_naming_src(served, tmp_path, how, check):
                        check_mode=check)
     assert exc.value.param == 'src' and exc.value.msg.startswith('src: %s is not a readable tar archive' % bad)
     assert not os.path.exists(bin_dir) and list(work.iterdir()) == []
+
+
+class _Response(object):
+    """A response whose body breaks off after ``good`` bytes when ``broken`` (a download that fails midway)."""
+
+    def __init__(self, body, broken=False):
+        self.body = io.BytesIO(body)
+        self.broken = broken
+        self.closed = False
+
+    def read(self, size=-1):
+        chunk = self.body.read(size)
+        if self.broken and not chunk:
+            raise ConnectionResetError(104, 'Connection reset by peer')
+        return chunk
+
+    def close(self):
+        self.closed = True
+
+
+def test_download_names_src_when_the_transfer_breaks_off_and_closes_the_response(tmp_path):
+    resp = _Response(b'x' * (3 << 20), broken=True)
+    with pytest.raises(ParameterError) as exc:
+        _cniplugin.download(lambda url: resp, 'https://example.invalid/p.tgz', str(tmp_path / 'p.tgz'))
+    assert exc.value.param == 'src'
+    assert 'cannot download https://example.invalid/p.tgz' in str(exc.value)
+    assert 'Connection reset' in str(exc.value)
+    assert resp.closed
+
+
+@pytest.mark.skipif(not os.path.exists('/dev/full'), reason='/dev/full is missing: no device that answers ENOSPC')
+def test_download_reports_a_full_disk_as_an_os_error_on_the_destination_not_as_the_url():
+    resp = _Response(b'x' * (2 << 20))
+    with pytest.raises(OSError) as exc:
+        _cniplugin.download(lambda url: resp, 'https://example.invalid/p.tgz', '/dev/full')
+    assert not isinstance(exc.value, ParameterError)
+    assert exc.value.errno == 28
+    assert exc.value.filename == '/dev/full'
+    assert resp.closed
