@@ -156,21 +156,31 @@ class PodmanLab(object):
         return out
 
     def destroy(self):
+        """Every cleanup step runs even when an earlier one fails; the failures are reported together."""
+        errors = []
+
+        def step(what, fn, *args, **kwargs):
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                errors.append('%s: %r' % (what, exc))
+
         for name in self.containers:
-            self.podman('rm', '-f', '-t', '0', name, check=False)
+            step('podman rm ' + name, self.podman, 'rm', '-f', '-t', '0', name, check=False)
         for path in self.sandboxes:       # what podman could not remove (its namespace file, still mounted)
             if path and os.path.exists(path):
-                subprocess.run(['umount', path], stderr=subprocess.DEVNULL, check=False)
-                os.unlink(path)
-        sh('ip', 'netns', 'del', self.ns, check=False)
+                step('umount ' + path, subprocess.run, ['umount', path], stderr=subprocess.DEVNULL, check=False)
+                step('unlink ' + path, os.unlink, path)
+        step('ip netns del ' + self.ns, sh, 'ip', 'netns', 'del', self.ns, check=False)
         for path in self.cache_entries():
-            os.unlink(path)
+            step('unlink ' + path, os.unlink, path)
         # podman rm of a container whose conmon was killed leaves its shm mount in the store: unmount it.
         for path in reversed(self.mounts()):
-            subprocess.run(['umount', path], stderr=subprocess.DEVNULL, check=False)
+            step('umount ' + path, subprocess.run, ['umount', path], stderr=subprocess.DEVNULL, check=False)
         shutil.rmtree(self.tmp, ignore_errors=True)
         left = [p for p in self.sandboxes + ['/run/netns/' + self.ns, self.tmp] if p and os.path.exists(p)]
-        assert not left and not self.cache_entries(), 'left behind: %s %s' % (left, list(self.cache_entries()))
+        assert not errors and not left and not self.cache_entries(), \
+            'cleanup: errors %s; left behind: %s %s' % (errors, left, list(self.cache_entries()))
 
     def mounts(self):
         """Mount points inside the temporary directory, in the order they were mounted."""
