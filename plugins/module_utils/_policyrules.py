@@ -126,8 +126,8 @@ def compile_policies(policies, pods):
     """The desired ``Model`` of one network's table; None when there are no policies.
 
     ``policies``: normalised documents (``_policyspec.normalise``), in any
-    order; ``pods``: ``{id, labels, ips}`` per attachment (ips as
-    ``ipaddress`` addresses).
+    order; ``pods``: ``{id, labels, ips}`` per local attachment (ips as
+    ``ipaddress`` addresses). A policy's ``remote_pods`` count as peers only.
     """
     if not policies:
         return None
@@ -137,6 +137,8 @@ def compile_policies(policies, pods):
     isolated = {'Ingress': ([], []), 'Egress': ([], [])}
     for pol in policies:
         selected = [pod for pod in pods if _policyspec.matches(pol['pod_selector'], pod['labels'])]
+        peers = pods + [dict(labels=r['labels'], ips=[ipaddress.ip_address(a) for a in r['ips']])
+                        for r in pol.get('remote_pods') or []]
         for fam, version, settype in _FAMILIES:
             nets = [ipaddress.ip_network(ip) for pod in selected for ip in _ips(pod, version)]
             m.sets['%s.sel%d' % (pol['name'], version)] = (settype, _collapse(nets, version))
@@ -152,7 +154,7 @@ def compile_policies(policies, pods):
                     base = [_match(_addr(fam, own), '@%s.sel%d' % (pol['name'], version))]
                     if rule[key]:
                         name = '%s.%s%d.%d' % (pol['name'], letter, k, version)
-                        m.sets[name] = (settype, _collapse(_peer_nets(rule[key], pods, version), version))
+                        m.sets[name] = (settype, _collapse(_peer_nets(rule[key], peers, version), version))
                         base.append(_match(_addr(fam, peer), '@' + name))
                     for j, port in enumerate(rule['ports'] or [None]):
                         expr = base + (_port_exprs(port) if port else []) + [{verdict: None}]

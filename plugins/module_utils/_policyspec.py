@@ -15,6 +15,10 @@ The shape is Kubernetes' NetworkPolicySpec with snake_case keys:
   of the same network) or ``{ip_block: {cidr, except}}``; an empty or
   missing ``from``/``to`` is everyone, empty or missing ``ports`` every port.
   A port is ``{protocol: TCP|UDP|SCTP (default TCP), port, end_port}``.
+- ``remote_pods`` (beyond Kubernetes' shape): attachments of the network on
+  other nodes, ``{labels, ips}``, which a peer's ``pod_selector`` matches as
+  well (a node's cache knows only its own attachments); never selected by
+  the policy's own ``pod_selector``. Stored with the policy.
 
 Refused, each with the parameter path named (``ingress[0].from[1].ip_block.cidr``):
 named ports (there are no pod specs to resolve them), ``namespace_selector``
@@ -225,6 +229,32 @@ def check_rules(value, param, peer_key):
     return out
 
 
+def check_remote_pods(value):
+    """``remote_pods`` normalised: ``[{labels, ips}]``, ips as text, sorted; None -> []."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ParameterError('remote_pods must be a list of {labels, ips}', param='remote_pods')
+    out = []
+    for i, item in enumerate(value):
+        where = 'remote_pods[%d]' % i
+        # cni_info's attachment items are taken as they are (their other keys are ignored)
+        _only('remote_pods', where, item, ('labels', 'ips', 'container_id', 'ifname', 'netns', 'live'))
+        labels = _labels.check_labels(item.get('labels') or {}, 'remote_pods', '%s.labels' % where)
+        ips = item.get('ips') or []
+        if not isinstance(ips, list):
+            _fail('remote_pods', '%s.ips' % where, 'must be a list of addresses')
+        addrs = []
+        for j, ip in enumerate(ips):
+            try:
+                addrs.append(str(ipaddress.ip_interface(ip).ip))
+            except (ValueError, TypeError):
+                _fail('remote_pods', '%s.ips[%d]' % (where, j), '%r is not an IP address' % (ip,))
+        out.append(dict(labels=labels, ips=sorted(set(addrs))))
+    out.sort(key=lambda p: (p['ips'], sorted(p['labels'].items())))
+    return out
+
+
 # ---------------------------------------------------------------- the policy
 
 def normalise(params):
@@ -251,7 +281,8 @@ def normalise(params):
                 pod_selector=check_selector(params.get('pod_selector'), 'pod_selector', 'pod_selector'),
                 policy_types=types,
                 ingress=(ingress or []) if 'Ingress' in types else [],
-                egress=(egress or []) if 'Egress' in types else [])
+                egress=(egress or []) if 'Egress' in types else [],
+                remote_pods=check_remote_pods(params.get('remote_pods')))
 
 
 def from_document(doc, path):
@@ -261,6 +292,6 @@ def from_document(doc, path):
     try:
         return normalise(dict(name=doc.get('name'), network=doc.get('network'), pod_selector=doc.get('pod_selector'),
                               policy_types=doc.get('policy_types'), ingress=doc.get('ingress'),
-                              egress=doc.get('egress')))
+                              egress=doc.get('egress'), remote_pods=doc.get('remote_pods')))
     except ParameterError as exc:
         raise ParameterError('%s: stored policy is invalid: %s' % (path, exc.msg), param='cache_dir')

@@ -85,6 +85,14 @@ options:
       - Omitted or V([]) with C(Egress) in O(policy_types) - every outgoing connection is denied.
     type: list
     elements: dict
+  remote_pods:
+    description:
+      - Attachments of the same network on other nodes, each C({labels, ips}) - a node's cache knows only its
+        own attachments, so for a peer's C(pod_selector) to match pods across the overlay, give them here (role
+        cni.node.policy fills it from M(cni.node.cni_info) of every node of the play). They are peers only, never
+        selected by O(pod_selector). Stored with the policy. Not part of Kubernetes' shape.
+    type: list
+    elements: dict
   conf_dir:
     description: Directory of network configuration files, where O(network) is looked up.
     type: path
@@ -219,6 +227,7 @@ def main():
             policy_types=dict(type='list', elements='str', choices=['Ingress', 'Egress']),
             ingress=dict(type='list', elements='dict'),
             egress=dict(type='list', elements='dict'),
+            remote_pods=dict(type='list', elements='dict'),
             conf_dir=dict(type='path', default='/etc/cni/net.d'),
             cache_dir=dict(type='path', default='/var/lib/cni'),
             state=dict(type='str', default='present', choices=['present', 'absent']),

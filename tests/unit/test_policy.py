@@ -214,3 +214,16 @@ def test_nft_adapter_one_transaction_and_absent_table():
     with pytest.raises(_nft.NftError) as exc:
         _nft.Nft(binary='/usr/sbin/nft', runner=refusing).apply([{'x': 1}])
     assert 'nothing was changed' in exc.value.msg
+
+
+def test_remote_pods_are_peers_never_selected():
+    pol = norm(name='web', pod_selector={}, ingress=[{'from': [{'pod_selector': {'match_labels': {'role': 'client'}}}]}],
+               remote_pods=[{'labels': {'role': 'client'}, 'ips': ['10.1.0.5/24'], 'container_id': 'x', 'live': True},
+                            {'labels': {'role': 'other'}, 'ips': ['10.1.0.6']}])
+    assert pol['remote_pods'][0] == {'labels': {'role': 'client'}, 'ips': ['10.1.0.5']}
+    m = _policyrules.compile_policies([pol], PODS)
+    assert m.sets['web.i0.4'] == ('ipv4_addr', ['10.0.0.20/32', '10.1.0.5/32'])
+    assert m.sets['web.sel4'] == ('ipv4_addr', ['10.0.0.10/31', '10.0.0.20/32'])
+    with pytest.raises(ParameterError) as exc:
+        norm(remote_pods=[{'ips': ['10.1.0.300']}])
+    assert exc.value.param == 'remote_pods' and 'remote_pods[0].ips[0]' in exc.value.msg
