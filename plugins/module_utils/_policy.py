@@ -92,7 +92,7 @@ def pods(cache_dir, network, netns_exists=_cnicache.namespace_exists):
         ips = []
         for ip in result.get('ips') or []:
             try:
-                ips.append(ipaddress.ip_interface(ip.get('address')).ip)
+                ips.append(ipaddress.ip_address(ip.get('address').split('/', 1)[0]))
             except (ValueError, TypeError, AttributeError):
                 continue
         out.append(dict(id='%s/%s' % (entry.container_id, entry.ifname), labels=entry.labels, ips=ips))

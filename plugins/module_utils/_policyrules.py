@@ -6,7 +6,9 @@
 Pure Python: no Ansible, no subprocess (``_nft`` talks to the kernel). The
 table is ``inet cni_node_<network>``; everything in it is the collection's.
 
-**Sets** (all ``flags interval``, one per address family, suffix ``4``/``6``):
+**Sets** (all ``flags interval``, one per address family, suffix ``4``/``6``;
+elements are merged intervals, listed as nft lists them: ``a``, ``a/len``
+or ``a-b``):
 ``<policy>.sel4`` the attachments a policy selects; ``<policy>.i<k>4`` /
 ``<policy>.e<k>4`` the peers of its ingress/egress rule ``k`` (attachments
 matching a ``pod_selector`` plus ``ip_block`` CIDRs minus their ``except``);
@@ -76,11 +78,52 @@ def _port_exprs(port):
 
 
 def _ips(pod, version):
-    return [ip for ip in pod['ips'] if ip.version == version]
+    return [(int(ip), int(ip)) for ip in pod['ips'] if ip.version == version]
 
 
-def _collapse(nets, version):
-    return sorted(str(n) for n in ipaddress.collapse_addresses(n for n in nets if n.version == version))
+def _span(net):
+    return int(net.network_address), int(net.broadcast_address)
+
+
+_ADDRESS = {4: ipaddress.IPv4Address, 6: ipaddress.IPv6Address}
+
+
+def _render(lo, hi, version):
+    """One merged interval as nft lists it: an address, a prefix ``a/len`` or a range ``a-b``."""
+    size = hi - lo + 1
+    if size == 1:
+        return str(_ADDRESS[version](lo))
+    if size & (size - 1) == 0 and lo % size == 0:
+        return '%s/%d' % (_ADDRESS[version](lo), (32 if version == 4 else 128) - (size.bit_length() - 1))
+    return '%s-%s' % (_ADDRESS[version](lo), _ADDRESS[version](hi))
+
+
+def _collapse(pairs, version):
+    """Intervals (lo, hi) merged (overlapping and adjacent ones), rendered in order."""
+    out, cur = [], None
+    for lo, hi in sorted(pairs):
+        if cur is not None and lo <= cur[1] + 1:
+            cur[1] = max(cur[1], hi)
+        else:
+            if cur is not None:
+                out.append(cur)
+            cur = [lo, hi]
+    if cur is not None:
+        out.append(cur)
+    return [_render(lo, hi, version) for lo, hi in out]
+
+
+def _minus(parts, lo, hi):
+    out = []
+    for a, b in parts:
+        if b < lo or a > hi:
+            out.append((a, b))
+            continue
+        if a < lo:
+            out.append((a, lo - 1))
+        if b > hi:
+            out.append((hi + 1, b))
+    return out
 
 
 def _peer_nets(peers, pods, version):
@@ -89,21 +132,14 @@ def _peer_nets(peers, pods, version):
         if 'pod_selector' in peer:
             for pod in pods:
                 if _policyspec.matches(peer['pod_selector'], pod['labels']):
-                    nets.extend(ipaddress.ip_network(ip) for ip in _ips(pod, version))
+                    nets.extend(_ips(pod, version))
         else:
             block = ipaddress.ip_network(peer['ip_block']['cidr'])
             if block.version != version:
                 continue
-            parts = [block]
+            parts = [_span(block)]
             for exc in peer['ip_block']['except']:
-                exc = ipaddress.ip_network(exc)
-                nxt = []
-                for part in parts:
-                    if exc.subnet_of(part):
-                        nxt.extend(part.address_exclude(exc))
-                    elif not part.subnet_of(exc):
-                        nxt.append(part)
-                parts = nxt
+                parts = _minus(parts, *_span(ipaddress.ip_network(exc)))
             nets.extend(parts)
     return nets
 
@@ -140,7 +176,7 @@ def compile_policies(policies, pods):
         peers = pods + [dict(labels=r['labels'], ips=[ipaddress.ip_address(a) for a in r['ips']])
                         for r in pol.get('remote_pods') or []]
         for fam, version, settype in _FAMILIES:
-            nets = [ipaddress.ip_network(ip) for pod in selected for ip in _ips(pod, version)]
+            nets = [pair for pod in selected for pair in _ips(pod, version)]
             m.sets['%s.sel%d' % (pol['name'], version)] = (settype, _collapse(nets, version))
             for t in pol['policy_types']:
                 isolated[t][version == 6].extend(nets)
@@ -175,11 +211,13 @@ def compile_policies(policies, pods):
 
 # ---------------------------------------------------------------- to nft's JSON, and back
 
-def _element(cidr):
-    net = ipaddress.ip_network(cidr)
-    if net.prefixlen == net.max_prefixlen:
-        return str(net.network_address)
-    return {'prefix': {'addr': str(net.network_address), 'len': net.prefixlen}}
+def _element(text):
+    if '/' in text:
+        addr, length = text.split('/')
+        return {'prefix': {'addr': addr, 'len': int(length)}}
+    if '-' in text:
+        return {'range': text.split('-')}
+    return text
 
 
 def commands(network, model, present):
@@ -206,18 +244,17 @@ def commands(network, model, present):
 
 
 def _listed_nets(elements):
-    nets = []
+    pairs = []
     for item in elements or []:
         if isinstance(item, dict) and 'elem' in item:
             item = item['elem'].get('val')
         if isinstance(item, str):
-            nets.append(ipaddress.ip_network(item))
+            pairs.append(_span(ipaddress.ip_network(item)))
         elif isinstance(item, dict) and 'prefix' in item:
-            nets.append(ipaddress.ip_network('%s/%s' % (item['prefix']['addr'], item['prefix']['len'])))
+            pairs.append(_span(ipaddress.ip_network('%s/%s' % (item['prefix']['addr'], item['prefix']['len']))))
         elif isinstance(item, dict) and 'range' in item:
-            lo, hi = (ipaddress.ip_address(a) for a in item['range'])
-            nets.extend(ipaddress.summarize_address_range(lo, hi))
-    return nets
+            pairs.append(tuple(int(ipaddress.ip_address(a)) for a in item['range']))
+    return pairs
 
 
 def from_listing(listing):

@@ -116,8 +116,8 @@ def test_compile_sets_and_rules():
                          'ports': [{'port': 80}, {'protocol': 'UDP'}]}])
     m = _policyrules.compile_policies([pol], PODS)
     assert m.sets['web.sel4'] == ('ipv4_addr', ['10.0.0.10/31'])
-    assert m.sets['web.sel6'] == ('ipv6_addr', ['fd00::10/128'])
-    assert m.sets['web.i0.4'] == ('ipv4_addr', ['10.0.0.20/32', '192.168.0.0/25'])
+    assert m.sets['web.sel6'] == ('ipv6_addr', ['fd00::10'])
+    assert m.sets['web.i0.4'] == ('ipv4_addr', ['10.0.0.20', '192.168.0.0/25'])
     assert m.sets['_ingress4'] == ('ipv4_addr', ['10.0.0.10/31']) and m.sets['_egress4'] == ('ipv4_addr', [])
     texts = [(c, _policyrules.rule_text(e)) for c, e in m.rules['ingress']]
     assert texts == [
@@ -169,7 +169,7 @@ def test_a_listing_of_the_desired_table_is_no_drift_and_each_change_is_one_item(
     ch = Changes()
     assert _policyrules.compare('n', desired, _policyrules.from_listing(listing), ch) is True
     assert ch.drift == [
-        {'path': 'policy/n/web/set/web.sel4', 'before': ['10.0.0.10/32'], 'after': ['10.0.0.10/31']},
+        {'path': 'policy/n/web/set/web.sel4', 'before': ['10.0.0.10'], 'after': ['10.0.0.10/31']},
         {'path': 'policy/n/_unowned/rule/forward/handle 99', 'before': 'drop', 'after': None},
         {'path': 'policy/n/web/rule/ingress:0:ip:port0', 'before': 'ip daddr @web.sel4 tcp dport 81 accept',
          'after': 'ip daddr @web.sel4 tcp dport 80 accept'}]
@@ -222,8 +222,18 @@ def test_remote_pods_are_peers_never_selected():
                             {'labels': {'role': 'other'}, 'ips': ['10.1.0.6']}])
     assert pol['remote_pods'][0] == {'labels': {'role': 'client'}, 'ips': ['10.1.0.5']}
     m = _policyrules.compile_policies([pol], PODS)
-    assert m.sets['web.i0.4'] == ('ipv4_addr', ['10.0.0.20/32', '10.1.0.5/32'])
-    assert m.sets['web.sel4'] == ('ipv4_addr', ['10.0.0.10/31', '10.0.0.20/32'])
+    assert m.sets['web.i0.4'] == ('ipv4_addr', ['10.0.0.20', '10.1.0.5'])
+    assert m.sets['web.sel4'] == ('ipv4_addr', ['10.0.0.10/31', '10.0.0.20'])
     with pytest.raises(ParameterError) as exc:
         norm(remote_pods=[{'ips': ['10.1.0.300']}])
     assert exc.value.param == 'remote_pods' and 'remote_pods[0].ips[0]' in exc.value.msg
+
+
+def test_intervals_merge_and_render_as_nft_lists_them():
+    c = _policyrules._collapse
+    assert c([(10, 10), (11, 11), (12, 12)], 4) == ['0.0.0.10-0.0.0.12']
+    assert c([(8, 11), (12, 15)], 4) == ['0.0.0.8/29']
+    assert c([(1, 1), (3, 3)], 4) == ['0.0.0.1', '0.0.0.3']
+    assert c([(0, 2 ** 32 - 1)], 4) == ['0.0.0.0/0']
+    assert _policyrules._minus([(0, 255)], 128, 255) == [(0, 127)]
+    assert _policyrules._minus([(0, 255)], 10, 10) == [(0, 9), (11, 255)]

@@ -252,7 +252,8 @@ def test_idempotent_and_exact_drift(pods):
     pods.nft('insert', 'rule', 'inet', pods.table, 'ingress', 'ip', 'saddr', '192.0.2.1', 'accept')
     expected = [
         {'path': 'policy/%s/web/set/web.sel4' % pods.network,
-         'before': [pods.ip['b'] + '/32'], 'after': sorted([pods.ip['a'] + '/32', pods.ip['b'] + '/32'])},
+         'before': [pods.ip['b']], 'after': sorted([pods.ip['a'], pods.ip['b']],
+                                                   key=lambda a: tuple(int(x) for x in a.split('.')))},
         {'path': 'policy/%s/_unowned/rule/ingress/handle %d' % (pods.network, max(r['handle'] for r in rules) + 1),
          'before': 'ip saddr 192.0.2.1 accept', 'after': None},
         {'path': 'policy/%s/web/rule/ingress:0:ip:port0' % pods.network,
