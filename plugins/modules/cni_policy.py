@@ -27,7 +27,7 @@ description:
   - The policy is stored as C(<cache_dir>/cni-node-policies/<network>/<name>.json); each run recompiles the
     table from every policy stored for the network and the network's live cached attachments. An attachment
     made after the last run is not in the sets - it is open until the next run of any policy task of its network
-    (document your playbooks accordingly: run the policy tasks after the attachments).
+    (so run the policy tasks after the attachments).
   - Drift is exact - each set and rule of the table is compared with the kernel's listing
     (C(policy/<network>/<policy>/set/<set>), C(policy/<network>/<policy>/rule/<rule>),
     C(policy/<network>/_node/...) for the table's own chains and rules, C(policy/<network>/table)); check mode

@@ -306,7 +306,9 @@ def test_labels_are_recorded_and_changing_them_is_an_update_not_a_re_add(fake):
     rt = _cnicache.RuntimeConf('c1', '/run/netns/x', 'eth0', labels={'app': 'web'})
     done = rt_.reconcile(runner, lambda: net, rt, 'present', fake.cache, **kw)
     assert done.actions == ['ADD'] and _cnicache.read_cache(done.cache_path).labels == {'app': 'web'}
-    commands = lambda: [r['env']['CNI_COMMAND'] for r in fake.runs()]   # noqa: E731
+
+    def commands():
+        return [r['env']['CNI_COMMAND'] for r in fake.runs()]
     assert commands() == ['ADD', 'ADD', 'ADD']
     new = _cnicache.RuntimeConf('c1', '/run/netns/x', 'eth0', labels={'app': 'api'})
     predicted = rt_.reconcile(runner, lambda: net, new, 'present', fake.cache, check_mode=True, **kw)

@@ -205,8 +205,8 @@ def test_nft_adapter_one_transaction_and_absent_table():
     nft.apply([{'add': {'table': {'family': 'inet', 'name': 'cni_node_x'}}}])
     nft.apply([])
     assert len(calls) == 2 and calls[1][0] == ['/usr/sbin/nft', '-j', '-f', '-']
-    assert json.loads(calls[1][1].decode()) == {'nftables': [{'add': {'table': {'family': 'inet',
-                                                                                  'name': 'cni_node_x'}}}]}
+    table = {'family': 'inet', 'name': 'cni_node_x'}
+    assert json.loads(calls[1][1].decode()) == {'nftables': [{'add': {'table': table}}]}
 
     def refusing(argv, stdin):
         return 1, '', 'Error: Could not process rule: No such file or directory'

@@ -152,8 +152,8 @@ def test_truth_table_of_real_traffic(pods):
 
     # 2. Allow from a label, on a port range (end_port); policies add up.
     pods.policy('web-from-client', pod_selector={'match_labels': {'app': 'web'}},
-                ingress=[{'from': [{'pod_selector': {'match_expressions': [
-                    {'key': 'role', 'operator': 'In', 'values': ['client']}]}}],
+                ingress=[{'from': [{'pod_selector': {'match_expressions': [{'key': 'role', 'operator': 'In',
+                                                                            'values': ['client']}]}}],
                           'ports': [{'protocol': 'TCP', 'port': 8080, 'end_port': 8090}]}])
     step = {('client', 'tcp', 'web1', 8080): ALLOW,         # allowed label, start of the range
             ('client', 'tcp', 'web1', 8090): ALLOW,         # end of the range (end_port)
@@ -262,7 +262,9 @@ def test_idempotent_and_exact_drift(pods):
     ]
     drifted = pods.listing()
     check = pods.policy('web', check=True, **spec)
-    key = lambda d: d['path']   # noqa: E731
+
+    def key(item):
+        return item['path']
     assert check['changed'] is True and sorted(check['drift'], key=key) == sorted(expected, key=key), check['drift']
     assert pods.listing() == drifted                         # check mode changed nothing
     fixed = pods.policy('web', **spec)
@@ -280,7 +282,7 @@ def test_idempotent_and_exact_drift(pods):
     pods.attach('e', {'app': 'web'})
     new = pods.policy('web', **spec)
     assert sorted(d['path'] for d in new['drift']) == ['policy/%s/_node/set/_ingress4' % pods.network,
-                                                      'policy/%s/web/set/web.sel4' % pods.network]
+                                                       'policy/%s/web/set/web.sel4' % pods.network]
     assert pods.policy('web', state='absent')['changed'] is True and pods.listing() is None
 
 
