@@ -9,8 +9,8 @@ table is ``inet cni_node_<network>``; everything in it is the collection's.
 **Sets** (all ``flags interval``, one per address family, suffix ``4``/``6``;
 elements are merged intervals, listed as nft lists them: ``a``, ``a/len``
 or ``a-b``):
-``<policy>.sel4`` the attachments a policy selects; ``<policy>.i<k>4`` /
-``<policy>.e<k>4`` the peers of its ingress/egress rule ``k`` (attachments
+``<policy>.sel4`` the attachments a policy selects; ``<policy>.i<k>.4`` /
+``<policy>.e<k>.4`` the peers of its ingress/egress rule ``k`` (attachments
 matching a ``pod_selector`` plus ``ip_block`` CIDRs minus their ``except``);
 ``_ingress4`` / ``_egress4`` every attachment isolated for that direction
 (selected by any policy of that type). Policy names are DNS labels, so a
