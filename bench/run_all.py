@@ -42,6 +42,7 @@ BENCHES = [
     ('attachment', 'bench_attachment.py', [], 'text'),
     ('vxlan', 'bench_vxlan.py', ['--loop-sizes', '10,100'], 'markdown'),
     ('profile', 'bench_profile.py', [], 'markdown'),
+    ('policy', 'bench_policy.py', [], 'markdown'),
 ]
 
 

@@ -22,6 +22,9 @@ other's attachments:
   left out when empty (Go's ``omitempty``), ``netns``, ``cniArgs`` (a list
   of ``[key, value]`` pairs), ``capabilityArgs`` (an object) and ``result``
   (the CNI result of ADD). ``encode_cache`` writes them in that order.
+  cni.node adds ``cni.node/labels`` (the attachment's labels, a dict;
+  ``LABELS_KEY``) when labels are given: libcni, containerd and cnitool
+  ignore keys they do not know.
 - **Who writes what**: a runtime writes the entry after ADD ran through the
   whole chain (``config`` is the list it ran) and removes it after DEL; it
   reads ``result`` back as ``prevResult`` for CHECK and DEL (spec 0.4.0 and
@@ -69,6 +72,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeErr
 from ansible_collections.cni.node.plugins.module_utils._params import netns_fault
 
 CACHE_KIND = 'cniCacheV1'
+LABELS_KEY = 'cni.node/labels'
 DEFAULT_CACHE_DIR = '/var/lib/cni'
 _ID_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.\-]*\Z')
 
@@ -141,12 +145,13 @@ def normalise_args(args):
 class RuntimeConf(object):
     """The runtime side of one attachment (libcni's RuntimeConf)."""
 
-    def __init__(self, container_id, netns, ifname, args=None, capability_args=None):
+    def __init__(self, container_id, netns, ifname, args=None, capability_args=None, labels=None):
         self.container_id = container_id
         self.netns = netns or ''
         self.ifname = ifname
         self.args = normalise_args(args)
         self.capability_args = dict(capability_args or {})
+        self.labels = labels    # None: not managed (kept as cached); a dict: the attachment's labels
 
 
 # ---------------------------------------------------------------- the cache
@@ -176,6 +181,8 @@ def encode_cache(network, rt, result):
         entry['capabilityArgs'] = rt.capability_args
     if result:
         entry['result'] = result
+    if rt.labels:
+        entry[LABELS_KEY] = dict(rt.labels)
     return entry
 
 
@@ -227,6 +234,12 @@ class CacheEntry(object):
         if isinstance(netns, str) and netns:
             return netns, 'netns'
         return result_sandbox(self.result, self.ifname)
+
+    @property
+    def labels(self):
+        """The labels cni.node recorded with the attachment (``{}`` when none)."""
+        value = None if self.legacy or self.error else self.data.get(LABELS_KEY)
+        return dict(value) if isinstance(value, dict) else {}
 
     @property
     def cni_args(self):

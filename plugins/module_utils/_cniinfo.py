@@ -15,7 +15,9 @@ Sections (each can be left out):
 - ``namespaces``: the named network namespaces (/run/netns);
 - ``leases``: host-local leases per network - used, free, stale (no live
   attachment, the same judgement as cni_gc);
-- ``sysctls``: the kernel parameters CNI networking depends on.
+- ``sysctls``: the kernel parameters CNI networking depends on;
+- ``attachments``: libcni's cached attachments per network, with their
+  addresses, whether their namespace is alive, and their labels.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,7 +30,7 @@ import os
 from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cnigc, _cniloader, _cniplugin
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
-SECTIONS = ('networks', 'plugins', 'links', 'namespaces', 'leases', 'sysctls')
+SECTIONS = ('networks', 'plugins', 'links', 'namespaces', 'leases', 'sysctls', 'attachments')
 SYSCTLS = (
     'net.ipv4.ip_forward',
     'net.ipv6.conf.all.forwarding',
@@ -239,4 +241,19 @@ def sysctls(keys=SYSCTLS, root='/proc/sys'):
                 out[key] = ' '.join(f.read().split())
         except (IOError, OSError):
             out[key] = None
+    return out
+
+
+# ---------------------------------------------------------------- attachments
+
+def attachments(cache_dir, netns_exists=_cnicache.namespace_exists):
+    """Network -> cached attachments: container_id, ifname, netns, live, ips, labels (cni_attachment's)."""
+    out = {}
+    for entry in _cnicache.cached_attachments(cache_dir):
+        netns = entry.namespace()[0]
+        result = entry.result if isinstance(entry.result, dict) else {}
+        ips = [ip.get('address') for ip in result.get('ips') or [] if isinstance(ip, dict) and ip.get('address')]
+        out.setdefault(entry.network_name, []).append(dict(
+            container_id=entry.container_id, ifname=entry.ifname, netns=netns or None,
+            live=bool(netns) and netns_exists(netns), ips=ips, labels=entry.labels))
     return out

@@ -445,6 +445,7 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False,
                 outcome.check = 'skipped'
         if not reasons:
             outcome.result = entry.result
+            _relabel(entry, rt, key, outcome, check_mode)
             return outcome
         for what, before, after in reasons:
             outcome.changes.add('%s/%s' % (key, what), before, after, area='attachment')
@@ -456,6 +457,8 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False,
     if check_mode:
         return outcome
     if entry is not None:
+        if rt.labels is None and not entry.error:
+            rt.labels = entry.labels     # a re-ADD keeps the labels when the task does not give them
         old_net = entry.network() or network
         old_rt = entry.runtime_conf(rt)
         outcome.actions.append('DEL')
@@ -463,6 +466,19 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False,
         _cnicache.remove_cache(path)
     outcome.result = _add(runner, network, rt, path, outcome)
     return outcome
+
+
+def _relabel(entry, rt, key, outcome, check_mode):
+    """Labels of an intact attachment are an update of its cache entry, never a re-ADD."""
+    if rt.labels is None or rt.labels == entry.labels:
+        return
+    outcome.changes.add('%s/labels' % key, entry.labels or None, rt.labels or None, area='attachment')
+    if not check_mode:
+        data = dict(entry.data)
+        data.pop(_cnicache.LABELS_KEY, None)
+        if rt.labels:
+            data[_cnicache.LABELS_KEY] = dict(rt.labels)
+        _cnicache.write_cache(entry.path, data)
 
 
 def _add(runner, network, rt, path, outcome):

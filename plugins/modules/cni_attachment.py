@@ -63,6 +63,15 @@ options:
         C(ips), C(mac). A plugin gets, in C(runtimeConfig), only the entries whose capability its configuration
         declares (for portmap, C(capabilities) holding C(portMappings) set to true).
     type: dict
+  labels:
+    description:
+      - Labels of the attachment (Kubernetes' label syntax - an optional DNS subdomain prefix and C(/), then a
+        name of up to 63 letters, digits, C(-), C(_), C(.); values the same or empty), recorded with it in the
+        cache entry as the extra key C(cni.node/labels) (libcni, containerd and cnitool ignore it).
+        M(cni.node.cni_policy) selects attachments by them; M(cni.node.cni_info) returns them.
+      - Changing the labels of an intact attachment rewrites its cache entry only (drift
+        C(attachment/.../labels)); it never runs DEL and ADD. Omitted - the cached labels are kept. V({}) - none.
+    type: dict
   state:
     description:
       - V(present) - attached (ADD, or CHECK of a cached attachment). V(absent) - detached (DEL).
@@ -138,7 +147,7 @@ drift:
   description:
     - One item per difference, the same shape in every cni.node module. Paths are
       C(attachment/<network>-<container_id>-<ifname>/WHAT) with WHAT one of C(state) (absent/present),
-      C(check) (CHECK failed, with the plugin's message), C(netns), C(args), C(capability_args), C(config)
+      C(check) (CHECK failed, with the plugin's message), C(netns), C(args), C(capability_args), C(labels), C(config)
       (the network configuration changed since the attachment was made) and C(cache) (unreadable cache entry).
   returned: always
   type: list
@@ -207,7 +216,7 @@ cni_details:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniruntime, _edge
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniruntime, _edge, _labels
 from ansible_collections.cni.node.plugins.module_utils._params import netns_value
 
 
@@ -219,6 +228,7 @@ def main():
             ifname=dict(type='str', default='eth0'),
             args=dict(type='dict'),
             capability_args=dict(type='dict'),
+            labels=dict(type='dict'),
             state=dict(type='str', default='present', choices=['present', 'absent', 'checked']),
         ),
         mutually_exclusive=[('network', 'config')],
@@ -231,7 +241,8 @@ def main():
     with _edge.edge(module, 'cni_attachment', details=lambda: dict(invocations=runner.invocations if runner else [])):
         runner, load = _cniruntime.from_params(p)
         rt = _cnicache.RuntimeConf(p['container_id'], _cnicache.netns_path(netns_value(p['netns'])), p['ifname'],
-                                   args=p['args'], capability_args=p['capability_args'])
+                                   args=p['args'], capability_args=p['capability_args'],
+                                   labels=_labels.check_labels(p['labels']))
         outcome = _cniruntime.reconcile(runner, load, rt, p['state'], p['cache_dir'], check_mode=module.check_mode,
                                         network_name=p['network'])
 

@@ -27,6 +27,8 @@ description:
     M(cni.node.cni_gc) judges it) and each lease's holder.
   - C(sysctls) - the kernel parameters CNI networking depends on (forwarding, rp_filter, bridge netfilter,
     conntrack).
+  - C(attachments) - per network, libcni's cached attachments (container_id, ifname, netns, live, ips) with the
+    labels M(cni.node.cni_attachment) recorded.
   - O(query) selects a part with a JMESPath expression; the answer is RV(value).
 author:
   - cni.node developers (!UNKNOWN)
@@ -40,7 +42,7 @@ options:
     description: Which sections to read (all by default). C(plugins) hashes every binary and runs C(VERSION).
     type: list
     elements: str
-    choices: [networks, plugins, links, namespaces, leases, sysctls]
+    choices: [networks, plugins, links, namespaces, leases, sysctls, attachments]
   conf_dir:
     description: Directory of network configuration files.
     type: path
@@ -121,6 +123,10 @@ cni:
       description: Key -> value (null when the key does not exist).
       type: dict
       returned: when gathered
+    attachments:
+      description: Network -> list of C(container_id), C(ifname), C(netns), C(live), C(ips), C(labels).
+      type: dict
+      returned: when gathered
   sample:
     networks:
       default_network: {name: podnet, path: /etc/cni/net.d/10-podnet.conflist, problem: null}
@@ -186,6 +192,7 @@ def main():
         namespaces=lambda: names,
         leases=lambda: _cniinfo.leases(p['conf_dir'], p['cache_dir'], _fileutil.read_text),
         sysctls=_cniinfo.sysctls,
+        attachments=lambda: _cniinfo.attachments(p['cache_dir']),
     )
     for section in gather:
         try:

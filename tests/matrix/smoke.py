@@ -98,6 +98,12 @@ def _xdp(tmp):
             lambda r: r['interfaces']['lo']['id'] is None)
 
 
+def _policy(tmp):
+    # A policy of a network that has none: nft lists one table that does not exist, nothing else.
+    return (dict(name='smoke', network=_unused_name('cnt-smoke-'), conf_dir=_with_conflist(tmp), cache_dir=tmp,
+                 state='absent'), False, lambda r: r.get('policies') == [] and r.get('transactions') == 0)
+
+
 def _absent(prefix):
     def case(tmp):   # pylint: disable=unused-argument
         return dict(name=_unused_name(prefix), state='absent'), False, None
@@ -113,6 +119,7 @@ CASES = {
     'cni_netns': _absent('cnt-smoke-'),
     'cni_network': _network,
     'cni_plugin': _plugin,
+    'cni_policy': _policy,
     'cni_sysctl': _sysctl,
     'cni_vxlan': _absent('cnt-smk'),
     'cni_xdp': _xdp,

@@ -296,3 +296,33 @@ def test_a_podman_entry_with_the_namespace_only_in_the_result_is_not_a_netns_dif
     other = rt_.reconcile(runner, lambda: net, rt, 'present', fake.cache, check_mode=True, **kw)
     assert [(d['path'].rsplit('/', 1)[1], d['before'], d['after']) for d in other.changes.drift] == [
         ('netns', '/run/netns/y', '/run/netns/x')]
+
+
+def test_labels_are_recorded_and_changing_them_is_an_update_not_a_re_add(fake):
+    from ansible_collections.cni.node.plugins.module_utils import _cniinfo
+    runner = fake.runner()
+    net = chain()
+    kw = dict(netns_exists=lambda p: True)
+    rt = _cnicache.RuntimeConf('c1', '/run/netns/x', 'eth0', labels={'app': 'web'})
+    done = rt_.reconcile(runner, lambda: net, rt, 'present', fake.cache, **kw)
+    assert done.actions == ['ADD'] and _cnicache.read_cache(done.cache_path).labels == {'app': 'web'}
+
+    def commands():
+        return [r['env']['CNI_COMMAND'] for r in fake.runs()]
+    assert commands() == ['ADD', 'ADD', 'ADD']
+    new = _cnicache.RuntimeConf('c1', '/run/netns/x', 'eth0', labels={'app': 'api'})
+    predicted = rt_.reconcile(runner, lambda: net, new, 'present', fake.cache, check_mode=True, **kw)
+    assert [d['path'] for d in predicted.changes.drift] == ['attachment/fakenet-c1-eth0/labels']
+    assert _cnicache.read_cache(done.cache_path).labels == {'app': 'web'}
+    relabel = rt_.reconcile(runner, lambda: net, new, 'present', fake.cache, **kw)
+    assert relabel.actions == [] and relabel.changes.drift == [
+        {'path': 'attachment/fakenet-c1-eth0/labels', 'before': {'app': 'web'}, 'after': {'app': 'api'}}]
+    entry = _cnicache.read_cache(done.cache_path)
+    assert entry.labels == {'app': 'api'} and entry.result == done.result
+    assert commands() == ['ADD'] * 3 + ['CHECK'] * 6      # CHECK in check mode and the real run; no DEL, ADD
+    # labels not given: the cached ones are kept, nothing changes
+    keep = rt_.reconcile(runner, lambda: net, _cnicache.RuntimeConf('c1', '/run/netns/x', 'eth0'), 'present',
+                         fake.cache, **kw)
+    assert not keep.changes.changed and _cnicache.read_cache(done.cache_path).labels == {'app': 'api'}
+    info = _cniinfo.attachments(fake.cache, netns_exists=lambda p: True)
+    assert info['fakenet'][0]['labels'] == {'app': 'api'} and info['fakenet'][0]['live'] is True

@@ -86,6 +86,8 @@ def case_args(module, tmp):
                     bin_dirs=[str(tmp / 'bin')], cache_dir=str(tmp / 'cache'), plugin_versions=False)
     if module == 'cni_xdp':
         return dict(dev=['lo'], state='absent', cache_dir=str(tmp / 'xdp'), state_file=str(tmp / 'xdp.json'))
+    if module == 'cni_policy':
+        return dict(name='p', network='n', conf_dir=str(tmp / 'net.d'), cache_dir=str(tmp / 'cache'), state='absent')
     if module in ('cni_bridge', 'cni_vxlan', 'cni_netns'):   # links: only refusals run here (no netlink)
         return dict(name='cnt-edge0', state='absent')
     raise AssertionError(module)
@@ -117,6 +119,8 @@ RELATIVE = [
     ('cni_xdp', 'state_file', 'xdp.json', 'state_file'),
     ('cni_xdp', 'cache_dir', 'rel', 'cache_dir'),
     ('cni_xdp', 'netns', 'rel/ns', 'netns'),
+    ('cni_policy', 'conf_dir', 'rel', 'conf_dir'),
+    ('cni_policy', 'cache_dir', 'rel', 'cache_dir'),
     ('cni_bridge', 'netns', 'rel/ns', 'netns'),
     ('cni_vxlan', 'netns', 'rel/ns', 'netns'),
     ('cni_netns', 'netns', 'rel/ns', 'netns'),
