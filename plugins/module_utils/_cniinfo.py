@@ -15,7 +15,9 @@ Sections (each can be left out):
 - ``namespaces``: the named network namespaces (/run/netns);
 - ``leases``: host-local leases per network - used, free, stale (no live
   attachment, the same judgement as cni_gc);
-- ``sysctls``: the kernel parameters CNI networking depends on.
+- ``sysctls``: the kernel parameters CNI networking depends on;
+- ``dhcp``: the dhcp daemon of each socket the networks use (answers, pid,
+  binary, version) and the dhcp leases of the cached attachments (``_dhcp``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,10 +27,10 @@ __metaclass__ = type
 import ipaddress
 import os
 
-from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cnigc, _cniloader, _cniplugin
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cnigc, _cniloader, _cniplugin, _dhcp
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
-SECTIONS = ('networks', 'plugins', 'links', 'namespaces', 'leases', 'sysctls')
+SECTIONS = ('networks', 'plugins', 'links', 'namespaces', 'leases', 'sysctls', 'dhcp')
 SYSCTLS = (
     'net.ipv4.ip_forward',
     'net.ipv6.conf.all.forwarding',
@@ -240,3 +242,19 @@ def sysctls(keys=SYSCTLS, root='/proc/sys'):
         except (IOError, OSError):
             out[key] = None
     return out
+
+
+# ---------------------------------------------------------------- dhcp
+
+def dhcp(conf_dir, cache_dir, read_text, netns_exists=_cnicache.namespace_exists, proc='/proc'):
+    """The dhcp daemons the networks of conf_dir use and the leases their attachments hold (``_dhcp.facts``)."""
+    nets = []
+    for f in _cniloader.scan(conf_dir, read_text):
+        if not f.loads or f.name is None:
+            continue
+        try:
+            nets.append(_cniloader.network_from_bytes(f.text.encode('utf-8', 'surrogateescape'), path=f.path))
+        except CniNodeError:
+            continue
+    entries = [e for e in _cnicache.cached_attachments(cache_dir) if not e.error]
+    return _dhcp.facts(nets, entries, netns_exists, proc=proc)

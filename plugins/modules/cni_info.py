@@ -27,6 +27,9 @@ description:
     M(cni.node.cni_gc) judges it) and each lease's holder.
   - C(sysctls) - the kernel parameters CNI networking depends on (forwarding, rp_filter, bridge netfilter,
     conntrack).
+  - C(dhcp) - the CNI dhcp daemon of each socket the networks' dhcp IPAM use (and of the default
+    C(/run/cni/dhcp.sock)) - whether it answers, its pid, binary, options and version - and per dhcp network the
+    leases its cached attachments hold (address, holder, namespace, stale when the namespace is gone).
   - O(query) selects a part with a JMESPath expression; the answer is RV(value).
 author:
   - cni.node developers (!UNKNOWN)
@@ -40,7 +43,7 @@ options:
     description: Which sections to read (all by default). C(plugins) hashes every binary and runs C(VERSION).
     type: list
     elements: str
-    choices: [networks, plugins, links, namespaces, leases, sysctls]
+    choices: [networks, plugins, links, namespaces, leases, sysctls, dhcp]
   conf_dir:
     description: Directory of network configuration files.
     type: path
@@ -121,6 +124,16 @@ cni:
       description: Key -> value (null when the key does not exist).
       type: dict
       returned: when gathered
+    dhcp:
+      description:
+        - C(daemons) - one item per dhcp daemon socket (the networks' C(daemonSocketPath) values and the default
+          C(/run/cni/dhcp.sock)) - C(socket), C(networks) using it, C(answers), C(problem), and of the
+          C(dhcp daemon) process serving it (found in /proc), C(pid), C(binary), C(options), C(version) (the
+          binary's own) and C(spec_versions).
+        - C(networks) - per network with dhcp IPAM, C(sockets) and C(leases) - each address its cached
+          attachments hold, with C(container_id), C(ifname), C(netns) and C(stale) (the namespace is gone).
+      type: dict
+      returned: when gathered
   sample:
     networks:
       default_network: {name: podnet, path: /etc/cni/net.d/10-podnet.conflist, problem: null}
@@ -186,6 +199,7 @@ def main():
         namespaces=lambda: names,
         leases=lambda: _cniinfo.leases(p['conf_dir'], p['cache_dir'], _fileutil.read_text),
         sysctls=_cniinfo.sysctls,
+        dhcp=lambda: _cniinfo.dhcp(p['conf_dir'], p['cache_dir'], _fileutil.read_text),
     )
     for section in gather:
         try:
