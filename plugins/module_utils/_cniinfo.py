@@ -246,7 +246,7 @@ def sysctls(keys=SYSCTLS, root='/proc/sys'):
 
 # ---------------------------------------------------------------- dhcp
 
-def dhcp(conf_dir, cache_dir, read_text, netns_exists=_cnicache.namespace_exists, proc='/proc'):
+def dhcp(conf_dir, cache_dir, read_text, netns_exists=_cnicache.namespace_exists, proc='/proc', sockets=()):
     """The dhcp daemons the networks of conf_dir use and the leases their attachments hold (``_dhcp.facts``)."""
     nets = []
     for f in _cniloader.scan(conf_dir, read_text):
@@ -257,4 +257,4 @@ def dhcp(conf_dir, cache_dir, read_text, netns_exists=_cnicache.namespace_exists
         except CniNodeError:
             continue
     entries = [e for e in _cnicache.cached_attachments(cache_dir) if not e.error]
-    return _dhcp.facts(nets, entries, netns_exists, proc=proc)
+    return _dhcp.facts(nets, entries, netns_exists, proc=proc, sockets=sockets)

@@ -329,18 +329,18 @@ def binary_version(path, timeout=_cniexec.DEFAULT_TIMEOUT):
     return version, spec
 
 
-def facts(networks, entries, netns_exists, proc='/proc'):
+def facts(networks, entries, netns_exists, proc='/proc', sockets=()):
     """cni_info's ``dhcp`` section.
 
     ``networks``: the loaded ``Network`` objects of conf_dir; ``entries``:
     the cached attachments (``_cnicache.CacheEntry``). Per socket the
-    networks use (and the default), whether it answers and which daemon
+    networks use (the default and ``sockets`` too), whether it answers and which daemon
     process serves it; per dhcp network, the leases its cached attachments
     hold (address, holder, namespace) and whether the holder's namespace is
     gone (stale: cni_gc releases it through the daemon).
     """
     procs = daemons(proc)
-    sockets = {DEFAULT_SOCKET: []}
+    sockets = dict((path, []) for path in (DEFAULT_SOCKET,) + tuple(sockets))
     nets = {}
     by_name = {}
     for entry in entries:

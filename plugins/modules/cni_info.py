@@ -61,6 +61,14 @@ options:
     description: Ask each safe plugin binary for its spec versions (the C(VERSION) command).
     type: bool
     default: true
+  dhcp_sockets:
+    description:
+      - More dhcp daemon sockets for the C(dhcp) section to report, besides those of the networks of O(conf_dir)
+        and the default C(/run/cni/dhcp.sock) (for example to check a daemon before any network uses it).
+      - Connecting to a socket under systemd socket activation starts its daemon.
+    type: list
+    elements: path
+    default: []
   query:
     description:
       - A JMESPath expression applied to RV(cni), for example C(networks.default_network.name) or
@@ -179,13 +187,14 @@ def main():
             bin_dirs=dict(type='list', elements='path', default=['/opt/cni/bin']),
             cache_dir=dict(type='path', default='/var/lib/cni'),
             plugin_versions=dict(type='bool', default=True),
+            dhcp_sockets=dict(type='list', elements='path', default=[]),
             query=dict(type='str'),
         ),
         supports_check_mode=True,
     )
     p = module.params
     with _edge.edge(module, 'cni_info'):
-        check_paths(p, ('conf_dir', 'bin_dirs', 'cache_dir'))
+        check_paths(p, ('conf_dir', 'bin_dirs', 'cache_dir', 'dhcp_sockets'))
     if p['query'] is not None and not HAS_JMESPATH:
         module.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR, param='query')
     gather = p['gather'] or list(_cniinfo.SECTIONS)
@@ -199,7 +208,7 @@ def main():
         namespaces=lambda: names,
         leases=lambda: _cniinfo.leases(p['conf_dir'], p['cache_dir'], _fileutil.read_text),
         sysctls=_cniinfo.sysctls,
-        dhcp=lambda: _cniinfo.dhcp(p['conf_dir'], p['cache_dir'], _fileutil.read_text),
+        dhcp=lambda: _cniinfo.dhcp(p['conf_dir'], p['cache_dir'], _fileutil.read_text, sockets=p['dhcp_sockets']),
     )
     for section in gather:
         try:
