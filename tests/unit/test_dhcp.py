@@ -221,3 +221,65 @@ def test_binary_version_of_the_real_plugin():
         pytest.skip('Debian\'s containernetworking-plugins is not installed (no %s)' % path)
     version, spec = _dhcp.binary_version(path)
     assert version and '1.0.0' in spec
+
+
+# ---------------------------------------------------------------- the hooks in the runtime
+
+def _runner(tmp_path, calls):
+    from ansible_collections.cni.node.plugins.module_utils import _cniruntime
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    for name in ('bridge', 'dhcp'):
+        (bin_dir / name).write_text(u'#!/bin/sh\n')
+        (bin_dir / name).chmod(0o755)
+
+    def executor(path, command, stdin, env=None, timeout=None):
+        calls.append((os.path.basename(path), command, json.loads(stdin.decode())['ipam']['type'], env['CNI_IFNAME']))
+        out = json.dumps({'cniVersion': '1.0.0', 'ips': [{'address': '10.5.0.9/24'}]}) if command == 'ADD' else ''
+        return _cniexec.Invocation(path, command, env, stdin, 0, out, '', 0.01)
+    return _cniruntime, _cniruntime.Runner([str(bin_dir)], check_binaries=False, executor=executor)
+
+
+def test_runtime_del_runs_the_dhcp_release_before_the_chain(tmp_path, listening):
+    calls = []
+    _runtime, runner = _runner(tmp_path, calls)
+    net = network({'type': 'dhcp', 'daemonSocketPath': listening})
+    runner.delete(net, _cnicache.RuntimeConf('c1', '/run/netns/p', 'net1'), {'cniVersion': '1.0.0'})
+    assert calls == [('dhcp', 'DEL', 'dhcp', 'net1'), ('bridge', 'DEL', 'dhcp', 'net1')]
+    assert [i['plugin'] for i in runner.invocations] == ['dhcp', 'bridge']
+
+
+def test_runtime_add_with_a_dead_daemon_runs_no_plugin(tmp_path):
+    calls = []
+    runtime, runner = _runner(tmp_path, calls)
+    net = network({'type': 'dhcp', 'daemonSocketPath': str(tmp_path / 'none.sock')})
+    rt = _cnicache.RuntimeConf('c1', '', 'eth0')
+    with pytest.raises(_dhcp.DaemonUnavailable):
+        runtime.reconcile(runner, lambda: net, rt, 'present', str(tmp_path / 'cache'))
+    assert calls == [] and not os.path.exists(str(tmp_path / 'cache'))
+    predicted = runtime.reconcile(runner, lambda: net, rt, 'present', str(tmp_path / 'cache'), check_mode=True)
+    assert predicted.changes.changed and calls == [] and 'check mode' in runner.warnings[-1]
+
+
+def test_runtime_rerun_skips_check_and_reports_a_dead_daemon_as_drift(tmp_path):
+    calls = []
+    runtime, runner = _runner(tmp_path, calls)
+    sock = str(tmp_path / 'd.sock')
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock)
+    srv.listen(1)
+    net = network({'type': 'dhcp', 'daemonSocketPath': sock})
+    rt = _cnicache.RuntimeConf('c1', '', 'eth0')
+    cache = str(tmp_path / 'cache')
+    runtime.reconcile(runner, lambda: net, rt, 'present', cache)
+    assert [c[:2] for c in calls] == [('bridge', 'ADD')]
+    again = runtime.reconcile(runner, lambda: net, rt, 'present', cache)
+    assert again.check == 'skipped' and again.actions == [] and len(calls) == 1      # no CHECK ran
+    srv.close()                    # the daemon dies; its socket file stays
+    predicted = runtime.reconcile(runner, lambda: net, rt, 'present', cache, check_mode=True)
+    assert predicted.actions == [] and len(calls) == 1
+    assert [(d['path'].split('/')[-1], d['after']) for d in predicted.changes.drift] == [('dhcp_daemon', 'answering')]
+    assert predicted.changes.drift[0]['before'].startswith('plugins[0]: %s refuses connections' % sock)
+    with pytest.raises(_dhcp.DaemonUnavailable):
+        runtime.reconcile(runner, lambda: net, rt, 'present', cache)
+    assert len(calls) == 1          # nothing ran: the attachment stays as it was
