@@ -205,8 +205,8 @@ def test_add_without_a_daemon_fails_at_once_and_leaves_nothing(dhcp_lab, how):
     took = time.monotonic() - started
     assert res.get('failed') is True, res
     assert took < 5, took
-    assert "no dhcp daemon answers on %s: it %s" % (path, 'does not exist' if how == 'missing'
-                                                     else 'refuses connections') in res['msg'], res['msg']
+    problem = 'does not exist' if how == 'missing' else 'refuses connections'
+    assert 'no dhcp daemon answers on %s: it %s' % (path, problem) in res['msg'], res['msg']
     assert 'cni.node.dhcp' in res['msg'] and res.get('param') == 'network'
     assert lab.host_veths() == [] and sh('ip', '-n', pod, '-o', 'link', 'show').count(':') == sh(
         'ip', '-n', pod, '-o', 'link', 'show', 'dev', 'lo').count(':')       # only lo in the pod
