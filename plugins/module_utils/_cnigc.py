@@ -36,7 +36,7 @@ import fcntl
 import ipaddress
 import os
 
-from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _dhcp
 from ansible_collections.cni.node.plugins.module_utils._result import Changes
 
 DEFAULT_DATA_DIR = '/var/lib/cni/networks'
@@ -147,6 +147,7 @@ class Plan(object):
         self.changes = Changes()
         self.errors = []
         self.valid = set()
+        self.dhcp = []          # dhcp leases of stale attachments, released through the daemon by their DEL
 
     def released(self):
         out = []
@@ -161,7 +162,7 @@ class Plan(object):
             if how:
                 out.append(dict(address=str(lease.address), container_id=lease.container_id, ifname=lease.ifname,
                                 lease_file=lease.path, via=how))
-        return out
+        return out + self.dhcp
 
     def kept(self):
         out = [dict(_attachment(e), why='valid' if (e.container_id, e.ifname) in self.valid else 'live')
@@ -177,8 +178,8 @@ class Plan(object):
             released=self.released(),
             deleted_attachments=[dict(_attachment(e), cache_file=e.path) for e in self.stale],
             kept=self.kept(),
-            leases=dict(total=len(self.leases), released=len(self.released()),
-                        kept=len(self.leases) - len(self.released())),
+            leases=dict(total=len(self.leases) + len(self.dhcp), released=len(self.released()),
+                        kept=len(self.leases) + len(self.dhcp) - len(self.released())),
         )
 
 
@@ -209,6 +210,7 @@ def plan(network, cache_dir, valid_attachments=(), netns_exists=_cnicache.namesp
             elif (lease.container_id, lease.ifname) in kept or (lease.container_id, lease.ifname) in stale:
                 continue
             out.orphans.append(lease)
+    out.dhcp = _dhcp.stale_leases(network, out.stale)
     for entry in out.stale:
         out.changes.add('attachment/%s' % os.path.basename(entry.path),
                         'stale (netns %s is gone)' % entry.namespace()[0], None, area='attachment')

@@ -18,6 +18,8 @@ Sections (each can be left out):
 - ``sysctls``: the kernel parameters CNI networking depends on;
 - ``attachments``: libcni's cached attachments per network, with their
   addresses, whether their namespace is alive, and their labels.
+- ``dhcp``: the dhcp daemon of each socket the networks use (answers, pid,
+  binary, version) and the dhcp leases of the cached attachments (``_dhcp``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,10 +29,10 @@ __metaclass__ = type
 import ipaddress
 import os
 
-from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cnigc, _cniloader, _cniplugin
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cnigc, _cniloader, _cniplugin, _dhcp
 from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError
 
-SECTIONS = ('networks', 'plugins', 'links', 'namespaces', 'leases', 'sysctls', 'attachments')
+SECTIONS = ('networks', 'plugins', 'links', 'namespaces', 'leases', 'sysctls', 'attachments', 'dhcp')
 SYSCTLS = (
     'net.ipv4.ip_forward',
     'net.ipv6.conf.all.forwarding',
@@ -257,3 +259,17 @@ def attachments(cache_dir, netns_exists=_cnicache.namespace_exists):
             container_id=entry.container_id, ifname=entry.ifname, netns=netns or None,
             live=bool(netns) and netns_exists(netns), ips=ips, labels=entry.labels))
     return out
+# ---------------------------------------------------------------- dhcp
+
+def dhcp(conf_dir, cache_dir, read_text, netns_exists=_cnicache.namespace_exists, proc='/proc', sockets=()):
+    """The dhcp daemons the networks of conf_dir use and the leases their attachments hold (``_dhcp.facts``)."""
+    nets = []
+    for f in _cniloader.scan(conf_dir, read_text):
+        if not f.loads or f.name is None:
+            continue
+        try:
+            nets.append(_cniloader.network_from_bytes(f.text.encode('utf-8', 'surrogateescape'), path=f.path))
+        except CniNodeError:
+            continue
+    entries = [e for e in _cnicache.cached_attachments(cache_dir) if not e.error]
+    return _dhcp.facts(nets, entries, netns_exists, proc=proc, sockets=sockets)

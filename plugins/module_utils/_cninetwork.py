@@ -25,7 +25,7 @@ import os
 import re
 import stat
 
-from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec, _errors, _fileutil
+from ansible_collections.cni.node.plugins.module_utils import _cniexec, _cniloader, _cnispec, _dhcp, _errors, _fileutil
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 from ansible_collections.cni.node.plugins.module_utils._fileutil import StagedFile, commit_all
 from ansible_collections.cni.node.plugins.module_utils._params import absolute_path, check_paths
@@ -256,6 +256,7 @@ def plan(spec, prober, read_text, uid=-1, gid=-1, check_mode=False):
         p.cni_version = _resolve_version(spec, p, (before_conf or {}).get('cniVersion'))
         raw = dict(spec.raw, cniVersion=p.cni_version)
         p.config = _cnispec.normalise_list(raw, warnings=spec.warnings if spec.auto else [])
+        spec.warnings.extend(_dhcp.socket_warnings(p.config))
         after_text = _cnispec.render(p.config)
     ours = spec.path
     if spec.state == 'present':

@@ -40,7 +40,7 @@ import os
 import re
 import time
 
-from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cniloader
+from ansible_collections.cni.node.plugins.module_utils import _cnicache, _cniexec, _cniloader, _dhcp
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
 from ansible_collections.cni.node.plugins.module_utils._params import check_paths
 
@@ -333,6 +333,7 @@ class Runner(object):
     def delete(self, network, rt, cached_result):
         """DEL through the chain in reverse (cached result as prevResult from 0.4.0 on)."""
         prev = cached_result if _cniloader.version_at_least(network.cni_version, '0.4.0') else None
+        _dhcp.release_first(self, network, rt, prev)   # while the pod's interface exists (see _dhcp)
         for plugin in reversed(network.plugins):
             self.invoke(network, plugin, 'DEL', rt, prev_result=prev)
 
@@ -435,7 +436,8 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False,
             raise ParameterError('netns %s does not exist: the attachment cached for it is stale (cni_gc releases '
                                  'it, state=absent removes it)' % rt.netns, param='netns')
         if not reasons:
-            if _cniloader.version_at_least(network.cni_version, '0.4.0') and not network.disable_check:
+            if _cniloader.version_at_least(network.cni_version, '0.4.0') and not network.disable_check \
+                    and not _dhcp.check_skip_reason(network):
                 try:
                     outcome.check = runner.check(network, rt, entry.result)
                 except _cniexec.CniFailure as exc:
@@ -443,6 +445,7 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False,
                     reasons.append(('check', 'failed: %s' % exc.msg, 'passed'))
             else:
                 outcome.check = 'skipped'
+            reasons.extend(_dhcp.daemon_differences(network))
         if not reasons:
             outcome.result = entry.result
             _relabel(entry, rt, key, outcome, check_mode)
@@ -454,6 +457,7 @@ def reconcile(runner, load_network_fn, rt, state, cache_dir, check_mode=False,
     if rt.netns and not netns_exists(rt.netns):
         raise ParameterError('netns %s does not exist: an attachment needs a live network namespace' % rt.netns,
                              param='netns')
+    _dhcp.preflight(network, check_mode, runner.warnings)   # a dead dhcp daemon fails here, nothing made
     if check_mode:
         return outcome
     if entry is not None:

@@ -56,7 +56,7 @@ from ansible_collections.cni.node.plugins.module_utils._cnivalues import (  # th
     _str_list,
     _want,
 )
-from ansible_collections.cni.node.plugins.module_utils import _linkargs
+from ansible_collections.cni.node.plugins.module_utils import _dhcp, _linkargs
 
 SPEC_VERSIONS = ('0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0')
 LATEST = SPEC_VERSIONS[-1]
@@ -235,23 +235,7 @@ def _ipam_static(conf, path, ctx):
     return out
 
 
-def _ipam_dhcp(conf, path, ctx):
-    out = dict(conf)
-    if 'daemonSocketPath' in out:
-        _want(out['daemonSocketPath'], 'str', path + '.daemonSocketPath', 'a path to the dhcp daemon socket')
-    for key in ('provide', 'request'):
-        if key in out:
-            _want(out[key], 'list', '%s.%s' % (path, key), 'a list of DHCP option objects')
-            for i, item in enumerate(out[key]):
-                _want(item, 'dict', '%s.%s[%d]' % (path, key, i), 'an object ({"option": ...})')
-    if 'priority' in out:
-        _int(out['priority'], path + '.priority')
-    if 'routes' in out:
-        out['routes'] = _routes(out['routes'], path + '.routes')
-    return out
-
-
-IPAM_TYPES = {'host-local': _ipam_host_local, 'static': _ipam_static, 'dhcp': _ipam_dhcp}
+IPAM_TYPES = {'host-local': _ipam_host_local, 'static': _ipam_static, 'dhcp': _dhcp.normalise_ipam}
 
 
 def _ipam(conf, path, ctx):

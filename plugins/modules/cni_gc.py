@@ -101,7 +101,9 @@ diff:
   elements: dict
 released:
   description: Each released address - C(address), C(container_id), C(ifname), C(lease_file), and C(via) (V(DEL)
-    through the plugins, or V(lease_file) removed).
+    through the plugins, V(lease_file) removed, or V(dhcp_daemon) - a dhcp IPAM lease of a stale attachment,
+    released at the DHCP server by the dhcp daemon during its DEL; such items have C(lease_file=null) and the
+    daemon's C(socket)).
   returned: always
   type: list
   elements: dict

@@ -29,6 +29,9 @@ description:
     conntrack).
   - C(attachments) - per network, libcni's cached attachments (container_id, ifname, netns, live, ips) with the
     labels M(cni.node.cni_attachment) recorded.
+  - C(dhcp) - the CNI dhcp daemon of each socket the networks' dhcp IPAM use (and of the default
+    C(/run/cni/dhcp.sock)) - whether it answers, its pid, binary, options and version - and per dhcp network the
+    leases its cached attachments hold (address, holder, namespace, stale when the namespace is gone).
   - O(query) selects a part with a JMESPath expression; the answer is RV(value).
 author:
   - cni.node developers (!UNKNOWN)
@@ -42,7 +45,7 @@ options:
     description: Which sections to read (all by default). C(plugins) hashes every binary and runs C(VERSION).
     type: list
     elements: str
-    choices: [networks, plugins, links, namespaces, leases, sysctls, attachments]
+    choices: [networks, plugins, links, namespaces, leases, sysctls, attachments, dhcp]
   conf_dir:
     description: Directory of network configuration files.
     type: path
@@ -60,6 +63,14 @@ options:
     description: Ask each safe plugin binary for its spec versions (the C(VERSION) command).
     type: bool
     default: true
+  dhcp_sockets:
+    description:
+      - More dhcp daemon sockets for the C(dhcp) section to report, besides those of the networks of O(conf_dir)
+        and the default C(/run/cni/dhcp.sock) (for example to check a daemon before any network uses it).
+      - Connecting to a socket under systemd socket activation starts its daemon.
+    type: list
+    elements: path
+    default: []
   query:
     description:
       - A JMESPath expression applied to RV(cni), for example C(networks.default_network.name) or
@@ -127,6 +138,16 @@ cni:
       description: Network -> list of C(container_id), C(ifname), C(netns), C(live), C(ips), C(labels).
       type: dict
       returned: when gathered
+    dhcp:
+      description:
+        - C(daemons) - one item per dhcp daemon socket (the networks' C(daemonSocketPath) values and the default
+          C(/run/cni/dhcp.sock)) - C(socket), C(networks) using it, C(answers), C(problem), and of the
+          C(dhcp daemon) process serving it (found in /proc), C(pid), C(binary), C(options), C(version) (the
+          binary's own) and C(spec_versions).
+        - C(networks) - per network with dhcp IPAM, C(sockets) and C(leases) - each address its cached
+          attachments hold, with C(container_id), C(ifname), C(netns) and C(stale) (the namespace is gone).
+      type: dict
+      returned: when gathered
   sample:
     networks:
       default_network: {name: podnet, path: /etc/cni/net.d/10-podnet.conflist, problem: null}
@@ -172,13 +193,14 @@ def main():
             bin_dirs=dict(type='list', elements='path', default=['/opt/cni/bin']),
             cache_dir=dict(type='path', default='/var/lib/cni'),
             plugin_versions=dict(type='bool', default=True),
+            dhcp_sockets=dict(type='list', elements='path', default=[]),
             query=dict(type='str'),
         ),
         supports_check_mode=True,
     )
     p = module.params
     with _edge.edge(module, 'cni_info'):
-        check_paths(p, ('conf_dir', 'bin_dirs', 'cache_dir'))
+        check_paths(p, ('conf_dir', 'bin_dirs', 'cache_dir', 'dhcp_sockets'))
     if p['query'] is not None and not HAS_JMESPATH:
         module.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR, param='query')
     gather = p['gather'] or list(_cniinfo.SECTIONS)
@@ -193,6 +215,7 @@ def main():
         leases=lambda: _cniinfo.leases(p['conf_dir'], p['cache_dir'], _fileutil.read_text),
         sysctls=_cniinfo.sysctls,
         attachments=lambda: _cniinfo.attachments(p['cache_dir']),
+        dhcp=lambda: _cniinfo.dhcp(p['conf_dir'], p['cache_dir'], _fileutil.read_text, sockets=p['dhcp_sockets']),
     )
     for section in gather:
         try:
