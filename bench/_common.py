@@ -51,9 +51,12 @@ def run_play(text, workdir, extra, prefix=(), collections=None, per_task=False):
     path = os.path.join(workdir, 'play.yml')
     with open(path, 'w') as f:
         f.write(text)
+    extra_file = os.path.join(workdir, 'extra.json')   # a file: 10,000 peers do not fit on a command line
+    with open(extra_file, 'w') as f:
+        json.dump(extra, f)
     start = time.monotonic()
     proc = subprocess.run(list(prefix) + [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', 'localhost,',
-                                          '-c', 'local', '-e', json.dumps(extra), path],
+                                          '-c', 'local', '-e', '@' + extra_file, path],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
                           check=False)
     wall = time.monotonic() - start

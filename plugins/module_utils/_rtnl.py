@@ -274,23 +274,34 @@ class Socket(object):
         return self.dump(RTM_GETNEIGH, _NDM.pack(family, 0, 0, 0, 0), decode)
 
     def execute(self, requests):
-        """Send (type, flags, body) requests in chunks; return one errno (0 = done) per request."""
-        results = [None] * len(requests)
+        """Send (type, flags, body) requests in chunks; return one errno (0 = done) per request.
+
+        Only the last request of a chunk asks for an ACK: the kernel answers
+        a request without NLM_F_ACK only when it fails (an NLMSG_ERROR with
+        its sequence number) and handles the requests of one send in order,
+        so when the last one's ACK arrives every earlier failure has been
+        read, and the requests without an answer succeeded. One receive per
+        chunk instead of one per request (each ACK is a datagram of its own).
+        """
+        results = [0] * len(requests)
         for start in range(0, len(requests), CHUNK):
             chunk = requests[start:start + CHUNK]
             seqs = {}
             buf = []
+            last = len(chunk) - 1
             for i, (msg_type, flags, body) in enumerate(chunk):
                 seq = self._next()
                 seqs[seq] = start + i
-                buf.append(_HDR.pack(_HDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK | flags, seq, 0))
+                ack = NLM_F_ACK if i == last else 0
+                buf.append(_HDR.pack(_HDR.size + len(body), msg_type, NLM_F_REQUEST | ack | flags, seq, 0))
                 buf.append(body)
             self.sock.send(b''.join(buf))
-            pending = len(chunk)
-            while pending:
+            final = seq
+            done = False
+            while not done:
                 for kind, _flags, seq, data, off in self._messages():
                     if kind != NLMSG_ERROR or seq not in seqs:
                         continue
                     results[seqs.pop(seq)] = _errno(data, off)
-                    pending -= 1
+                    done = done or seq == final
         return results

@@ -145,3 +145,43 @@ def test_procsys_entered_namespace_is_isolated(netns):
     # Inside: the namespace's value; after the block (also after an exception): home again.
     assert out == ['1234', host_before, 'True', 'True']
     assert open('/proc/sys/net/core/somaxconn').read().strip() == host_before
+
+
+BATCH_PROBE = r'''
+import json, sys
+from ansible_collections.cni.node.plugins.module_utils import _netlink, _rtnl
+netns, dev, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+calls = []
+with _netlink.Netlink(netns) as nl:
+    index = nl.link(dev)['index']
+    for i in range(count):
+        ip = '10.%d.%d.1' % (i // 250 + 1, i % 250)
+        if i % 97 == 5:   # a neighbour that does not exist: the kernel refuses to delete it
+            calls.append(('neigh_del', ('removing neighbour %s' % ip, index, ip), {}))
+        else:
+            calls.append(('neigh_set', ('adding neighbour %s' % ip, index, ip, '02:00:00:00:%02x:%02x'
+                                        % (i // 256, i % 256)), {}))
+    calls.append(('neigh_del', ('removing neighbour 10.250.0.1', index, '10.250.0.1'), {}))   # the last one fails
+    errors = nl.batch(calls)
+    have = sorted(n['dst'] for n in nl.neighbours() if n['index'] == index and n['permanent'])
+print(json.dumps(dict(chunk=_rtnl.CHUNK, failed=[i for i, e in enumerate(errors) if e is not None],
+                      kinds=sorted(set(type(e).__name__ for e in errors if e is not None)), have=have)))
+'''
+
+
+def test_batch_reports_each_failure_and_every_success(netns):
+    """One batch of 1,001 neighbour requests over several chunks (only the last of a chunk asks for an
+    ACK): every refused request is reported at its own index, every other one is done in the kernel."""
+    dev, peer = unique('cnv'), unique('cnp')
+    sh('ip', 'netns', 'exec', netns, 'ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', peer)
+    count = 1000
+    env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
+    proc = subprocess.run([sys.executable, '-c', BATCH_PROBE, netns, dev, str(count)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd='/', check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert count > 3 * out['chunk']
+    refused = [i for i in range(count) if i % 97 == 5] + [count]
+    assert out['failed'] == refused
+    assert out['kinds'] == ['NoSuchObject']
+    assert out['have'] == sorted('10.%d.%d.1' % (i // 250 + 1, i % 250) for i in range(count) if i % 97 != 5)
