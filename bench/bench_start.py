@@ -20,8 +20,10 @@ ansible-core's own imports), come:
 
 Figures per module: both task times with their ratio to the ping task of the
 same kind (medians of the rounds), the payload size (the AnsiballZ file),
-the module process (the kept AnsiballZ file run again, no change, wall time,
-median of three) and the time the module spends importing its own
+the module process (the first round's AnsiballZ file of the cached task run
+again, no change: CPU time, user + system, median of ``--samples`` runs,
+the trees alternating run by run; steadier than wall time on a shared
+machine) and the time the module spends importing its own
 ``plugins.module_utils`` rooms in that process (``-X importtime``).
 
 With ``--before REF`` the collection of git REF runs the same plays in the
@@ -111,34 +113,61 @@ def prepare(ns, work):
         json.dump(CONFLIST, f)
 
 
-def payload_figures(remote_tmp, ns, root, names):
-    """Per module: (payload bytes, module process seconds, seconds importing its own rooms), from kept files."""
+def _cpu_run(argv, env):
+    """CPU seconds (user + system) of one process run to its end."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _pid, _status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return usage.ru_utime + usage.ru_stime
+
+
+def kept_payloads(remote_tmp, names):
+    """Per module, its AnsiballZ file of the measured run's cached task (no change)."""
     out = {}
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_env(root))
     for name in names:
         files = sorted(glob.glob(os.path.join(remote_tmp, '*', 'AnsiballZ_%s.py' % name)), key=os.path.getmtime)
-        if not files:
-            continue
-        path = files[-1]   # the cached (second) task of the measured run: no change
-        walls = []
-        for _i in range(3):
-            start = time.monotonic()
-            subprocess.run(['ip', 'netns', 'exec', ns, os.path.join(VENV_BIN, 'python'), path],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
-            walls.append(time.monotonic() - start)
-        proc = subprocess.run(['ip', 'netns', 'exec', ns, os.path.join(VENV_BIN, 'python'), '-X', 'importtime',
-                               path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True,
-                              env=env, check=False)
-        own = 0
-        for line in proc.stderr.splitlines():
-            m = re.match(r'import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)', line)
-            if m and '.plugins.module_utils.' in m.group(2) and m.group(2).startswith('ansible_collections.cni.'):
-                own += int(m.group(1))
-        out[name] = (os.path.getsize(path), statistics.median(walls), own / 1e6)
+        if files:
+            out[name] = files[-1]
+    return out
+
+
+def own_import_seconds(argv, env):
+    """Seconds the process spends importing the collection's own rooms (-X importtime, self times)."""
+    proc = subprocess.run(argv[:-1] + ['-X', 'importtime', argv[-1]], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, universal_newlines=True, env=env, check=False)
+    own = 0
+    for line in proc.stderr.splitlines():
+        m = re.match(r'import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)', line)
+        if m and m.group(2).startswith('ansible_collections.cni.') and '.plugins.module_utils.' in m.group(2):
+            own += int(m.group(1))
+    return own / 1e6
+
+
+def process_figures(kept, samples):
+    """Per tree and module: (payload bytes, median CPU seconds, own import seconds); trees alternate per sample."""
+    out = dict((tree, {}) for tree in kept)
+    trees = sorted(kept)
+    cpu = dict((tree, {}) for tree in trees)
+    for i in range(samples):
+        for tree in (trees if i % 2 == 0 else trees[::-1]):
+            root, ns, files = kept[tree]
+            env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_env(root))
+            for name, path in files.items():
+                argv = ['ip', 'netns', 'exec', ns, os.path.join(VENV_BIN, 'python'), path]
+                cpu[tree].setdefault(name, []).append(_cpu_run(argv, env))
+    for tree in trees:
+        root, ns, files = kept[tree]
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_env(root))
+        for name, path in files.items():
+            argv = ['ip', 'netns', 'exec', ns, os.path.join(VENV_BIN, 'python'), path]
+            out[tree][name] = (os.path.getsize(path), statistics.median(cpu[tree][name]),
+                               own_import_seconds(argv, env))
     return out
 
 
 def one_round(root, modules, keep):
+    """(first-use task times, cached task times, kept) of one round; ``kept`` (namespace, work directory, AnsiballZ
+    files) stays for the process figures when ``keep``, else everything is removed."""
     ns = 'cnt-bench-' + uuid.uuid4().hex[:6]
     work = tempfile.mkdtemp(prefix='cni-node-bench-')
     try:
@@ -155,14 +184,18 @@ def one_round(root, modules, keep):
             os.environ.pop('ANSIBLE_KEEP_REMOTE_FILES')
         if changed:
             raise SystemExit('the measured run changed something: not a no-change run')
-        figures = payload_figures(remote, ns, root, ['ping'] + [m[0] for m in modules]) if keep else {}
+        names = ['ping'] + [m[0] for m in modules]
         n = len(modules)
-        first = dict(zip(['ping'] + [m[0] for m in modules], each[:n + 1]))
-        cached = dict(zip(['ping'] + [m[0] for m in modules], each[n + 1:]))
-        return first, cached, figures
+        kept = (ns, work, kept_payloads(remote, names)) if keep else None
+        return dict(zip(names, each[:n + 1])), dict(zip(names, each[n + 1:])), kept
     finally:
-        subprocess.run(['ip', 'netns', 'del', ns], check=False)
-        shutil.rmtree(work, ignore_errors=True)
+        if not keep:
+            cleanup(ns, work)
+
+
+def cleanup(ns, work):
+    subprocess.run(['ip', 'netns', 'del', ns], check=False)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def main():
@@ -170,6 +203,7 @@ def main():
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--before', metavar='REF', help='also run the collection of this git commit, interleaved')
     parser.add_argument('--modules', default='', help='only these modules (comma-separated)')
+    parser.add_argument('--samples', type=int, default=5, help='runs of each kept module process (CPU time)')
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit('run as root: the benchmark creates network namespaces')
@@ -180,9 +214,21 @@ def main():
         if args.before:
             trees.append(('before', before_tree(args.before, tmp)))
         results = dict((name, []) for name, _root in trees)
-        for r in range(args.rounds):
-            for name, root in (trees if r % 2 == 0 else trees[::-1]):
-                results[name].append(one_round(root, modules, keep=(r == 0)))
+        kept = {}
+        try:
+            for r in range(args.rounds):
+                for name, root in (trees if r % 2 == 0 else trees[::-1]):
+                    first, cached, keep = one_round(root, modules, keep=(r == 0))
+                    results[name].append((first, cached))
+                    if keep:
+                        kept[name] = (root, keep[0], keep[2])
+                        kept[name + ' work'] = keep[1]
+            procs = process_figures(dict((k, v) for k, v in kept.items() if not k.endswith(' work')),
+                                    args.samples)
+        finally:
+            for name, root in trees:
+                if name in kept:
+                    cleanup(kept[name][1], kept[name + ' work'])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -199,7 +245,7 @@ def main():
     for tree in names:
         label = '' if len(names) == 1 else ' (%s)' % tree
         head += ['first task%s' % label, 'x ping%s' % label, 'cached task%s' % label, 'x ping%s' % label]
-    head += ['payload', 'module process', 'own rooms import']
+    head += ['payload', 'module process CPU', 'own rooms import']
     print('| ' + ' | '.join(head) + ' |')
     print('|' + '---|' * len(head))
     for mod in ['ping'] + [m[0] for m in modules]:
@@ -208,9 +254,9 @@ def main():
             f, c = fig(tree, 0, mod), fig(tree, 1, mod)
             cells += ['%.3f s' % f, '%.2fx' % (f / fig(tree, 0, 'ping')), '%.3f s' % c,
                       '%.2fx' % (c / fig(tree, 1, 'ping'))]
-        size, wall, own = results['after'][0][2].get(mod, (0, 0, 0))
-        if len(names) > 1 and mod in results['before'][0][2]:
-            bsize, bwall, bown = results['before'][0][2][mod]
+        size, wall, own = procs['after'].get(mod, (0, 0, 0))
+        if len(names) > 1 and mod in procs['before']:
+            bsize, bwall, bown = procs['before'][mod]
             cells += ['%.0f KB (before %.0f KB)' % (size / 1000.0, bsize / 1000.0),
                       '%.3f s (before %.3f s)' % (wall, bwall), '%.1f ms (before %.1f ms)' % (own * 1e3, bown * 1e3)]
         else:
