@@ -48,9 +48,9 @@ molecule:
 
 # Every benchmark of bench/ (as root), figures written into docs/performance.md;
 # not part of make test. BENCH="vxlan profile" runs a subset, BENCH_FULL=1
-# the long loops (bench/run_all.py --help).
+# the long loops, BENCH_BEFORE=REF before/after side by side (bench/run_all.py --help).
 bench: lab
-	.venv/bin/python bench/run_all.py $(if $(BENCH),--only "$(BENCH)") $(if $(BENCH_FULL),--full)
+	.venv/bin/python bench/run_all.py $(if $(BENCH),--only "$(BENCH)") $(if $(BENCH_FULL),--full) $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE))
 
 clean:
 	rm -rf build tests/output .pytest_cache .hypothesis

@@ -21,7 +21,11 @@ route, one permanent neighbour, one FDB entry).
 - module start: the cni_vxlan task with the device only (no peers), no
   change: what one call of the module costs before any peer.
 
-Usage: .venv/bin/python bench/bench_vxlan.py [--rounds N] [--sizes 10,100,1000] [--loop-sizes 10,100,500]
+With ``--before REF`` the cni_vxlan runs of git REF's collection come in the
+same rounds (after and before, their order swapped every round) and the
+table shows both.
+
+Usage: .venv/bin/python bench/bench_vxlan.py [--rounds N] [--sizes 10,100,1000] [--loop-sizes 10,100,500] [--before REF]
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,7 +40,7 @@ import tempfile
 import time
 import uuid
 
-from _common import REPO, play, run_play
+from _common import REPO, before_tree, play, run_play
 
 sys.path.insert(0, os.path.join(REPO, 'build', 'collections'))
 from ansible_collections.cni.node.plugins.module_utils._overlay import vtep_mac  # noqa: E402 pylint: disable=wrong-import-position
@@ -112,17 +116,17 @@ class Namespace(object):
         subprocess.run(['ip', 'netns', 'del', self.name], check=False)
         return False
 
-    def reset(self, workdir):
+    def reset(self, workdir, root=None):
         subprocess.run(['ip', '-n', self.name, 'link', 'del', 'vx0'], check=False, stderr=subprocess.DEVNULL)
-        run_play(PLAY_DEVICE, workdir, dict(ns=self.name))
+        run_play(PLAY_DEVICE, workdir, dict(ns=self.name), collections=root)
 
 
-def bench_cni(ns, n, workdir):
-    ns.reset(workdir)
+def bench_cni(ns, n, workdir, root=None):
+    ns.reset(workdir, root)
     extra = dict(ns=ns.name, peers=peers(n))
-    first = run_play(PLAY_CNI, workdir, extra)
-    same = run_play(PLAY_CNI, workdir, extra)
-    tenth = run_play(PLAY_CNI, workdir, dict(extra, peers=peers(n, changed_every=10)))
+    first = run_play(PLAY_CNI, workdir, extra, collections=root)
+    same = run_play(PLAY_CNI, workdir, extra, collections=root)
+    tenth = run_play(PLAY_CNI, workdir, dict(extra, peers=peers(n, changed_every=10)), collections=root)
     assert first[2] and not same[2] and tenth[2], (first, same, tenth)
     return first[0], same[0], tenth[0]
 
@@ -159,18 +163,26 @@ def main():
     parser.add_argument('--loop-sizes', default='10,100,500')
     parser.add_argument('--loop-rerun-max', type=int, default=100,
                         help='rerun the loop only up to this size (a rerun costs what the first run did)')
+    parser.add_argument('--before', metavar='REF', help="also run git REF's cni_vxlan, interleaved")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(',')]
     loop_sizes = [int(x) for x in args.loop_sizes.split(',')] if args.loop_sizes else []
     workdir = tempfile.mkdtemp(prefix='cni-node-bench-')
     cni, loop, batch, start = {}, {}, {}, []
+    trees = [('after', None)]
+    if args.before:
+        trees.append(('before', before_tree(args.before, os.path.join(workdir, 'before'))))
+    old = dict(cni={}, start=[])
     try:
         with Namespace() as ns:
-            for _round in range(args.rounds):
-                ns.reset(workdir)
-                start.append(run_play(PLAY_DEVICE, workdir, dict(ns=ns.name))[0])
+            for r in range(args.rounds):
+                for name, root in (trees if r % 2 == 0 else trees[::-1]):
+                    into = old if name == 'before' else dict(cni=cni, start=start)
+                    ns.reset(workdir, root)
+                    into['start'].append(run_play(PLAY_DEVICE, workdir, dict(ns=ns.name), collections=root)[0])
+                    for n in sizes:
+                        into['cni'].setdefault(n, []).append(bench_cni(ns, n, workdir, root))
                 for n in sizes:
-                    cni.setdefault(n, []).append(bench_cni(ns, n, workdir))
                     batch.setdefault(n, []).append(bench_batch(ns, n, workdir))
             for n in loop_sizes:
                 loop[n] = bench_loop(ns, n, workdir, rerun=n <= args.loop_rerun_max)
@@ -180,7 +192,20 @@ def main():
     med = statistics.median
     print('%s, %d cores; cni_vxlan and ip -batch: median of %d rounds; loop: one run per size.\n'
           % (time.strftime('%Y-%m-%d'), os.cpu_count(), args.rounds))
-    print('Module start (cni_vxlan task, device only, no change): %.3f s\n' % med(start))
+    print('Module start (cni_vxlan task, device only, no change): %.3f s%s\n'
+          % (med(start), ' (before %s: %.3f s)' % (args.before, med(old['start'])) if args.before else ''))
+    if args.before:
+        print('Before (%s) and after, interleaved in the same rounds:\n' % args.before)
+        print('| peers | run | before | after | ip -batch + bridge -batch | peer work before / after '
+              '(task - module start) | peer work after / ip -batch |')
+        print('|---|---|---|---|---|---|---|')
+        for n in sizes:
+            for i, label in ((0, 'first'), (1, 'no change'), (2, '10% changed')):
+                b4, af = med(x[i] for x in old['cni'][n]), med(x[i] for x in cni[n])
+                wb, wa = b4 - med(old['start']), af - med(start)
+                print('| {:,} | {} | {:.3f} s | {:.3f} s | {:.4f} s | {:.3f} s / {:.3f} s | {:.1f}x |'.format(
+                    n, label, b4, af, med(batch[n]), wb, wa, wa / med(batch[n])))
+        print('')
     print('| peers | cni_vxlan first | no change | 10% changed | ip -batch + bridge -batch | '
           'loop first | loop rerun | loop / cni_vxlan (first) |')
     print('|---|---|---|---|---|---|---|---|')

@@ -11,12 +11,16 @@ is rewritten (atomically) after each benchmark that succeeds; a benchmark
 that fails leaves its section as it was, the others still run, and the exit
 code is 1.
 
+With ``--before REF`` (``make bench BENCH_BEFORE=REF``) the benchmarks that
+can (``BEFORE_AFTER``) also run git REF's collection in the same rounds,
+interleaved, and show both side by side.
+
 By default the long loops are shortened (QUICK below: bench_vxlan's loop
 at 10 and 100 peers instead of up to 500, about 20 minutes more; bench_ipam
 up to 10,000 members instead of 50,000); --full runs every benchmark with
 its own defaults.
 
-Usage: .venv/bin/python bench/run_all.py [--only "vxlan profile"] [--full] [--no-write] [--list]
+Usage: .venv/bin/python bench/run_all.py [--only "vxlan profile"] [--full] [--before REF] [--no-write] [--list]
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,13 +38,17 @@ REPO = os.path.dirname(HERE)
 DOC = os.path.join(REPO, 'docs', 'performance.md')
 
 # name -> (script, arguments of a default run, output format)
+# The benchmarks that also run the collection of an earlier commit, interleaved (--before REF).
+BEFORE_AFTER = ('start', 'attachment', 'vxlan')
 BENCHES = [
+    ('start', 'bench_start.py', [], 'markdown'),
     ('sysctl', 'bench_sysctl.py', [], 'markdown'),
     ('plugin', 'bench_plugin.py', [], 'markdown'),
     ('network', 'bench_network.py', [], 'markdown'),
     ('ipam', 'bench_ipam.py', ['--sizes', '1000,10000'], 'markdown'),
     ('attachment', 'bench_attachment.py', [], 'text'),
-    ('vxlan', 'bench_vxlan.py', ['--loop-sizes', '10,100'], 'markdown'),
+    ('vxlan', 'bench_vxlan.py', ['--loop-sizes', '10,100', '--sizes', '10,100,1000,10000'], 'markdown'),
+    ('xdp', 'bench_xdp.py', [], 'markdown'),
     ('profile', 'bench_profile.py', [], 'markdown'),
     ('policy', 'bench_policy.py', [], 'markdown'),
 ]
@@ -75,6 +83,8 @@ def main():
     parser.add_argument('--only', default='', help='benchmarks to run, by name, separated by spaces or commas: '
                         + ' '.join(names))
     parser.add_argument('--full', action='store_true', help="each benchmark with its own defaults (long loops)")
+    parser.add_argument('--before', metavar='REF', help='also run this git commit where a benchmark can, '
+                        'interleaved: ' + ' '.join(BEFORE_AFTER))
     parser.add_argument('--no-write', dest='write', action='store_false', help='print only; leave the doc alone')
     parser.add_argument('--doc', default=DOC, help='the file to rewrite (default docs/performance.md)')
     parser.add_argument('--list', action='store_true', help='list the benchmarks and their arguments')
@@ -98,6 +108,8 @@ def main():
     failed, took = [], []
     for name, script, quick, fmt in selected:
         argv = [sys.executable, os.path.join(HERE, script)] + ([] if args.full else quick)
+        if args.before and name in BEFORE_AFTER:
+            argv += ['--before', args.before]
         shown = ' '.join(['bench/' + script] + argv[2:])
         print('==> %s: %s' % (name, shown), file=sys.stderr)
         sys.stderr.flush()

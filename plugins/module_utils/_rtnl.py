@@ -9,7 +9,10 @@ pyroute2 0.9's asyncio core spends about a millisecond per request. Here the
 three message kinds are encoded with ``struct`` (their layouts are fixed
 kernel ABI: nlmsghdr, rtmsg, ndmsg, rtattr), sent many per ``send`` and
 acknowledged in bulk, as ``ip -batch`` does; dumps are parsed the same way.
-Links and addresses stay with pyroute2.
+The dumps of links and addresses are read here too (``link_dict``,
+``addr_dict``): a module run that only reads (no change, check mode) needs
+no pyroute2, whose import and socket cost more than a small run's own work;
+creating and changing links stays with pyroute2.
 
 The socket is opened in the namespace of the calling thread at that moment
 (``_netlink`` enters the target namespace first). No Ansible, no pyroute2.
@@ -27,6 +30,8 @@ import struct
 NETLINK_ROUTE = 0
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
+RTM_GETLINK = 18
+RTM_GETADDR = 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
 NLM_F_REQUEST = 0x1
@@ -43,6 +48,14 @@ NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH
 
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE = 1, 4, 5, 6, 15
 NDA_DST, NDA_LLADDR, NDA_MASTER = 1, 2, 9
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 5, 10, 18
+IFLA_LINK_NETNSID, IFLA_XDP, IFLA_MIN_MTU, IFLA_MAX_MTU = 37, 43, 50, 51
+IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING = 5, 7
+IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING = 1, 3, 4, 7
+IFLA_VXLAN_PORT, IFLA_VXLAN_LOCAL6, IFLA_VXLAN_GBP = 15, 17, 23
+IFLA_XDP_ATTACHED, IFLA_XDP_PROG_ID, IFLA_XDP_DRV_PROG_ID, IFLA_XDP_SKB_PROG_ID, IFLA_XDP_HW_PROG_ID = 2, 4, 5, 6, 7
+IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
 RT_TABLE_MAIN = 254
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_NOWHERE = 255
@@ -57,6 +70,8 @@ _HDR = struct.Struct('=IHHII')      # nlmsghdr: len, type, flags, seq, pid
 _RTM = struct.Struct('=BBBBBBBBI')  # rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
 _NDM = struct.Struct('=BxxxiHBB')   # ndmsg: family, ifindex, state, flags, type
 _RTA = struct.Struct('=HH')         # rtattr: len, type
+_IFI = struct.Struct('=BxHiII')     # ifinfomsg: family, type, index, flags, change
+_IFA = struct.Struct('=BBBBI')      # ifaddrmsg: family, prefixlen, flags, scope, index
 _ERR = struct.Struct('=i')
 CHUNK = 256                         # requests per send: their ACKs fit any receive buffer
 TIMEOUT = 30.0                      # seconds to wait for the kernel's answer
@@ -193,6 +208,91 @@ def fdb_dict(data, offset):
     )
 
 
+def _u32(attrs, kind):
+    raw = attrs.get(kind)
+    return struct.unpack('=I', raw[:4])[0] if raw is not None and len(raw) >= 4 else None
+
+
+def _text(raw):
+    if raw is None:
+        return None
+    raw = raw.split(b'\0', 1)[0]
+    try:
+        return raw.decode('utf-8')
+    except UnicodeDecodeError:
+        return raw.decode('latin-1')
+
+
+def _vxlan_data(data):
+    """The VXLAN attributes cni_vxlan manages, as pyroute2 gives them (the port in host order)."""
+    if data is None:
+        return {}
+    attrs = _attrs(data, 0)
+    local = attrs.get(IFLA_VXLAN_LOCAL) or attrs.get(IFLA_VXLAN_LOCAL6)
+    port = attrs.get(IFLA_VXLAN_PORT)
+    learning = attrs.get(IFLA_VXLAN_LEARNING)
+    return dict(
+        id=_u32(attrs, IFLA_VXLAN_ID),
+        local=_ip_text(local) if local and len(local) in (4, 16) else None,
+        link=_u32(attrs, IFLA_VXLAN_LINK),
+        port=struct.unpack('!H', port[:2])[0] if port is not None and len(port) >= 2 else None,
+        learning=bool(learning and bytearray(learning)[0]),
+        gbp=IFLA_VXLAN_GBP in attrs,
+    )
+
+
+def link_dict(data, offset):
+    """An RTM_NEWLINK message as the netlink adapter's link dict; its XDP attributes under ``xdp``.
+
+    ``xdp``: ``attached`` (XDP_ATTACHED_* number, None without IFLA_XDP) and
+    the program ids by attribute (``prog``, ``drv``, ``skb``, ``hw``).
+    """
+    _fam, _type, index, flags, _change = _IFI.unpack_from(data, offset)
+    attrs = _attrs(data, offset + _IFI.size)
+    info = _attrs(attrs[IFLA_LINKINFO], 0) if IFLA_LINKINFO in attrs else {}
+    kind = _text(info.get(IFLA_INFO_KIND))
+    data_attrs = _attrs(info[IFLA_INFO_DATA], 0) if kind == 'bridge' and IFLA_INFO_DATA in info else {}
+    address = attrs.get(IFLA_ADDRESS)
+    netnsid = attrs.get(IFLA_LINK_NETNSID)
+    xdp = _attrs(attrs[IFLA_XDP], 0) if IFLA_XDP in attrs else None
+    vlan_filtering = data_attrs.get(IFLA_BR_VLAN_FILTERING)
+    return dict(
+        index=index,
+        name=_text(attrs.get(IFLA_IFNAME)),
+        kind=kind,
+        mtu=_u32(attrs, IFLA_MTU),
+        address=_mac_text(address) if address else None,
+        up=bool(flags & 1),
+        master=_u32(attrs, IFLA_MASTER),
+        min_mtu=_u32(attrs, IFLA_MIN_MTU),
+        max_mtu=_u32(attrs, IFLA_MAX_MTU),
+        br_stp_state=_u32(data_attrs, IFLA_BR_STP_STATE) if kind == 'bridge' else None,
+        br_vlan_filtering=(bytearray(vlan_filtering)[0] if vlan_filtering else None) if kind == 'bridge' else None,
+        link=_u32(attrs, IFLA_LINK),
+        link_netnsid=struct.unpack('=i', netnsid[:4])[0] if netnsid is not None and len(netnsid) >= 4 else None,
+        vxlan=_vxlan_data(info.get(IFLA_INFO_DATA)) if kind == 'vxlan' else None,
+        xdp=None if xdp is None else dict(
+            attached=bytearray(xdp[IFLA_XDP_ATTACHED])[0] if xdp.get(IFLA_XDP_ATTACHED) else 0,
+            prog=_u32(xdp, IFLA_XDP_PROG_ID), drv=_u32(xdp, IFLA_XDP_DRV_PROG_ID),
+            skb=_u32(xdp, IFLA_XDP_SKB_PROG_ID), hw=_u32(xdp, IFLA_XDP_HW_PROG_ID)),
+    )
+
+
+def addr_dict(data, offset):
+    """An RTM_NEWADDR message as the netlink adapter's address dict (see ``_netlink.Netlink.addresses``)."""
+    fam, prefixlen, flags, scope, index = _IFA.unpack_from(data, offset)
+    attrs = _attrs(data, offset + _IFA.size)
+    address = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+    return dict(
+        index=index,
+        family=6 if fam == socket.AF_INET6 else 4,
+        address=_ip_text(address) if address and len(address) in (4, 16) else None,
+        prefixlen=prefixlen,
+        scope=scope,
+        flags=_u32(attrs, IFA_FLAGS) if IFA_FLAGS in attrs else flags,
+    )
+
+
 def _errno(data, off):
     """The errno of an NLMSG_ERROR message (0: an ACK); OSError(EBADMSG) when the message is cut short."""
     if len(data) < off + _ERR.size:
@@ -269,28 +369,45 @@ class Socket(object):
     def dump_routes(self, family):
         return self.dump(RTM_GETROUTE, _RTM.pack(family, 0, 0, 0, 0, 0, 0, 0, 0), route_dict)
 
+    def dump_links(self):
+        return self.dump(RTM_GETLINK, _IFI.pack(socket.AF_UNSPEC, 0, 0, 0, 0), link_dict)
+
+    def dump_addresses(self):
+        return self.dump(RTM_GETADDR, _IFA.pack(socket.AF_UNSPEC, 0, 0, 0, 0), addr_dict)
+
     def dump_neighbours(self, family):
         decode = fdb_dict if family == AF_BRIDGE else neigh_dict
         return self.dump(RTM_GETNEIGH, _NDM.pack(family, 0, 0, 0, 0), decode)
 
     def execute(self, requests):
-        """Send (type, flags, body) requests in chunks; return one errno (0 = done) per request."""
-        results = [None] * len(requests)
+        """Send (type, flags, body) requests in chunks; return one errno (0 = done) per request.
+
+        Only the last request of a chunk asks for an ACK: the kernel answers
+        a request without NLM_F_ACK only when it fails (an NLMSG_ERROR with
+        its sequence number) and handles the requests of one send in order,
+        so when the last one's ACK arrives every earlier failure has been
+        read, and the requests without an answer succeeded. One receive per
+        chunk instead of one per request (each ACK is a datagram of its own).
+        """
+        results = [0] * len(requests)
         for start in range(0, len(requests), CHUNK):
             chunk = requests[start:start + CHUNK]
             seqs = {}
             buf = []
+            last = len(chunk) - 1
             for i, (msg_type, flags, body) in enumerate(chunk):
                 seq = self._next()
                 seqs[seq] = start + i
-                buf.append(_HDR.pack(_HDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK | flags, seq, 0))
+                ack = NLM_F_ACK if i == last else 0
+                buf.append(_HDR.pack(_HDR.size + len(body), msg_type, NLM_F_REQUEST | ack | flags, seq, 0))
                 buf.append(body)
             self.sock.send(b''.join(buf))
-            pending = len(chunk)
-            while pending:
+            final = seq
+            done = False
+            while not done:
                 for kind, _flags, seq, data, off in self._messages():
                     if kind != NLMSG_ERROR or seq not in seqs:
                         continue
                     results[seqs.pop(seq)] = _errno(data, off)
-                    pending -= 1
+                    done = done or seq == final
         return results

@@ -38,6 +38,7 @@ __metaclass__ = type
 
 import copy
 import ipaddress
+import socket
 
 from ansible_collections.cni.node.plugins.module_utils import _linkargs, _overlay
 from ansible_collections.cni.node.plugins.module_utils._errors import ParameterError
@@ -178,6 +179,31 @@ def route_text(route):
     return text + ' onlink' if route.get('onlink') else text
 
 
+def _ip_text(text):
+    """``text`` as ipaddress writes it (the desired side's form).
+
+    The adapter's dumps print addresses with inet_ntop, which writes IPv4
+    and IPv6 as ipaddress does, except IPv6 addresses it prints with a
+    dotted IPv4 tail (``::ffff:10.0.0.1``): only those are parsed, so
+    10,000 peers' entries cost no 40,000 ipaddress objects.
+    """
+    if ':' in text and '.' in text or text != text.lower():
+        return ipaddress.ip_address(text).compressed
+    return text
+
+
+def _net_text(text):
+    """A dumped route's ``dst`` as ipaddress writes it (host bits cleared, as the kernel keeps them)."""
+    addr, _sep, plen = text.partition('/')
+    if ':' in addr or not plen.isdigit() or int(plen) > 32:
+        return ipaddress.ip_network(text, strict=False).with_prefixlen
+    bits = int(plen)
+    value = int.from_bytes(socket.inet_aton(addr), 'big')
+    if value & ((1 << (32 - bits)) - 1):
+        return ipaddress.ip_network(text, strict=False).with_prefixlen
+    return text
+
+
 def peer_tables(nl, device, links, underlay_index, wanted_dsts=()):
     """Routes, neighbours and FDB entries owned by the module (see the module docstring)."""
     names = dict((l['index'], l['name']) for l in links)
@@ -185,8 +211,7 @@ def peer_tables(nl, device, links, underlay_index, wanted_dsts=()):
     index = device['index'] if device is not None else None
     for r in nl.routes():
         # The same text as the desired side (ipaddress), whatever the dump printed.
-        r = dict(r, dst=ipaddress.ip_network(r['dst'], strict=False).with_prefixlen,
-                 gateway=ipaddress.ip_address(r['gateway']).compressed if r['gateway'] else None)
+        r = dict(r, dst=_net_text(r['dst']), gateway=_ip_text(r['gateway']) if r['gateway'] else None)
         if r['oif'] is None or r['oif'] not in (index, underlay_index):
             # Routes elsewhere matter only as obstacles (a dst we need, taken),
             # except ours through a former underlay link (dev changed).
@@ -205,10 +230,10 @@ def peer_tables(nl, device, links, underlay_index, wanted_dsts=()):
         return tables
     for n in nl.neighbours():
         if n['index'] == index and n['permanent'] and n['dst'] and n['lladdr']:
-            tables['neighbours'][ipaddress.ip_address(n['dst']).compressed] = n['lladdr']
+            tables['neighbours'][_ip_text(n['dst'])] = n['lladdr']
     for f in nl.fdb():
         if f['index'] == index and f['self'] and f['permanent'] and f['dst'] and f['lladdr']:
-            tables['fdb'].add((f['lladdr'], ipaddress.ip_address(f['dst']).compressed))
+            tables['fdb'].add((f['lladdr'], _ip_text(f['dst'])))
     return tables
 
 

@@ -167,9 +167,14 @@ bin_dir:
 import functools
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
 
 from ansible_collections.cni.node.plugins.module_utils import _cniplugin, _edge
+
+
+def open_url(*args, **kwargs):
+    """ansible's open_url, imported when a download happens: the import costs more than a no-change run."""
+    from ansible.module_utils.urls import open_url as _open_url  # pylint: disable=import-outside-toplevel
+    return _open_url(*args, **kwargs)
 
 
 def main():

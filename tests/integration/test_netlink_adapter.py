@@ -145,3 +145,131 @@ def test_procsys_entered_namespace_is_isolated(netns):
     # Inside: the namespace's value; after the block (also after an exception): home again.
     assert out == ['1234', host_before, 'True', 'True']
     assert open('/proc/sys/net/core/somaxconn').read().strip() == host_before
+
+
+BATCH_PROBE = r'''
+import json, sys
+from ansible_collections.cni.node.plugins.module_utils import _netlink, _rtnl
+netns, dev, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+calls = []
+with _netlink.Netlink(netns) as nl:
+    index = nl.link(dev)['index']
+    for i in range(count):
+        ip = '10.%d.%d.1' % (i // 250 + 1, i % 250)
+        if i % 97 == 5:   # a neighbour that does not exist: the kernel refuses to delete it
+            calls.append(('neigh_del', ('removing neighbour %s' % ip, index, ip), {}))
+        else:
+            calls.append(('neigh_set', ('adding neighbour %s' % ip, index, ip, '02:00:00:00:%02x:%02x'
+                                        % (i // 256, i % 256)), {}))
+    calls.append(('neigh_del', ('removing neighbour 10.250.0.1', index, '10.250.0.1'), {}))   # the last one fails
+    errors = nl.batch(calls)
+    have = sorted(n['dst'] for n in nl.neighbours() if n['index'] == index and n['permanent'])
+print(json.dumps(dict(chunk=_rtnl.CHUNK, failed=[i for i, e in enumerate(errors) if e is not None],
+                      kinds=sorted(set(type(e).__name__ for e in errors if e is not None)), have=have)))
+'''
+
+
+def test_batch_reports_each_failure_and_every_success(netns):
+    """One batch of 1,001 neighbour requests over several chunks (only the last of a chunk asks for an
+    ACK): every refused request is reported at its own index, every other one is done in the kernel."""
+    dev, peer = unique('cnv'), unique('cnp')
+    sh('ip', 'netns', 'exec', netns, 'ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', peer)
+    count = 1000
+    env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
+    proc = subprocess.run([sys.executable, '-c', BATCH_PROBE, netns, dev, str(count)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd='/', check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert count > 3 * out['chunk']
+    refused = [i for i in range(count) if i % 97 == 5] + [count]
+    assert out['failed'] == refused
+    assert out['kinds'] == ['NoSuchObject']
+    assert out['have'] == sorted('10.%d.%d.1' % (i // 250 + 1, i % 250) for i in range(count) if i % 97 != 5)
+
+
+READ_PROBE = r'''
+import json, sys
+from ansible_collections.cni.node.plugins.module_utils import _netlink
+
+def info_data(info, name):
+    data = info.get_attr('IFLA_INFO_DATA')
+    return data.get_attr(name) if data is not None and hasattr(data, 'get_attr') else None
+
+def vxlan_data(info):
+    data = info.get_attr('IFLA_INFO_DATA')
+    names = [item[0] for item in data.get('attrs', ())]
+    return dict(id=data.get_attr('IFLA_VXLAN_ID'),
+                local=data.get_attr('IFLA_VXLAN_LOCAL') or data.get_attr('IFLA_VXLAN_LOCAL6'),
+                link=data.get_attr('IFLA_VXLAN_LINK'), port=data.get_attr('IFLA_VXLAN_PORT'),
+                learning=bool(data.get_attr('IFLA_VXLAN_LEARNING')), gbp='IFLA_VXLAN_GBP' in names)
+
+def reference_link(msg):   # what pyroute2 decodes, field by field
+    info = msg.get_attr('IFLA_LINKINFO')
+    kind = info.get_attr('IFLA_INFO_KIND') if info is not None else None
+    return dict(index=msg['index'], name=msg.get_attr('IFLA_IFNAME'), kind=kind, mtu=msg.get_attr('IFLA_MTU'),
+                address=msg.get_attr('IFLA_ADDRESS'), up=bool(msg['flags'] & 1), master=msg.get_attr('IFLA_MASTER'),
+                min_mtu=msg.get_attr('IFLA_MIN_MTU'), max_mtu=msg.get_attr('IFLA_MAX_MTU'),
+                br_stp_state=info_data(info, 'IFLA_BR_STP_STATE') if kind == 'bridge' else None,
+                br_vlan_filtering=info_data(info, 'IFLA_BR_VLAN_FILTERING') if kind == 'bridge' else None,
+                link=msg.get_attr('IFLA_LINK'), link_netnsid=msg.get_attr('IFLA_LINK_NETNSID'),
+                vxlan=vxlan_data(info) if kind == 'vxlan' else None)
+
+def reference_addr(msg):
+    flags = msg.get_attr('IFA_FLAGS')
+    return dict(index=msg['index'], family=6 if msg['family'] == 10 else 4,
+                address=msg.get_attr('IFA_LOCAL') or msg.get_attr('IFA_ADDRESS'), prefixlen=msg['prefixlen'],
+                scope=msg['scope'], flags=flags if flags is not None else msg['flags'])
+
+with _netlink.Netlink(sys.argv[1]) as nl:
+    links, addresses = nl.links(), nl.addresses()
+    read_without_pyroute2 = nl.ipr is None and 'pyroute2' not in sys.modules
+    ipr = nl._ipr()
+    reference = dict(links=[reference_link(m) for m in ipr.get_links()],
+                     addresses=[reference_addr(m) for m in ipr.get_addr()])
+print(json.dumps(dict(links=links, addresses=addresses, reference=reference, lazy=read_without_pyroute2)))
+'''
+
+
+@pytest.mark.parametrize('python, generation', INTERPRETERS)
+def test_links_and_addresses_read_as_pyroute2_decodes_them(netns, python, generation):
+    """The adapter reads links and addresses with its own codec (no pyroute2 import for a reading run):
+    every field equals pyroute2's decoding, for a bridge, two VXLAN devices (IPv4 and IPv6 underlay, gbp,
+    learning), a veth whose peer is in another namespace, a bridge port, and addresses with their flags."""
+    if not os.path.exists(python):
+        pytest.fail('%s is missing: make deps installs python3 and python3-pyroute2' % python)
+    other = unique('cnt-')
+    sh('ip', 'netns', 'add', other)
+    try:
+        ip = ('ip', '-n', netns)
+        sh(*ip + ('link', 'add', 'u0', 'type', 'veth', 'peer', 'name', 'u1', 'netns', other))
+        sh(*ip + ('addr', 'add', '192.0.2.1/24', 'dev', 'u0'))
+        sh(*ip + ('addr', 'add', '2001:db8::1/64', 'dev', 'u0', 'nodad'))
+        sh(*ip + ('link', 'set', 'u0', 'up'))
+        sh(*ip + ('link', 'add', 'br0', 'mtu', '1400', 'type', 'bridge'))   # (no VLAN filtering in this kernel)
+        sh(*ip + ('link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1'))
+        sh(*ip + ('link', 'set', 'd0', 'master', 'br0'))
+        sh(*ip + ('link', 'add', 'vx0', 'type', 'vxlan', 'id', '42', 'local', '192.0.2.1', 'dev', 'u0',
+                  'dstport', '4789', 'nolearning', 'gbp'))
+        sh(*ip + ('link', 'add', 'vx6', 'type', 'vxlan', 'id', '7', 'local', '2001:db8::1', 'dev', 'u0',
+                  'dstport', '8472', 'learning'))
+        sh(*ip + ('addr', 'add', '10.0.0.0/32', 'dev', 'vx0'))
+        sh(*ip + ('addr', 'add', '10.0.0.9/32', 'dev', 'vx0'))   # secondary
+        sh(*ip + ('link', 'set', 'vx0', 'up'))
+        env = dict(os.environ, PYTHONPATH=os.environ['CNI_NODE_COLLECTIONS_ROOT'])
+        proc = subprocess.run([python, '-c', READ_PROBE, netns], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, env=env, cwd='/', check=False)
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout)
+    finally:
+        subprocess.run(['ip', 'netns', 'del', other], check=False)
+    assert out['lazy'], 'reading links and addresses imported pyroute2'
+    by_name = dict((l['name'], l) for l in out['links'])
+    assert sorted(by_name) == ['br0', 'd0', 'd1', 'lo', 'u0', 'vx0', 'vx6']
+    assert by_name['vx0']['vxlan'] == dict(id=42, local='192.0.2.1', link=by_name['u0']['index'], port=4789,
+                                           learning=False, gbp=True)
+    assert by_name['vx6']['vxlan']['local'] == '2001:db8::1' and by_name['vx6']['vxlan']['learning'] is True
+    assert by_name['br0']['br_stp_state'] == 0 and by_name['br0']['br_vlan_filtering'] == 0
+    assert by_name['d0']['master'] == by_name['br0']['index']
+    assert by_name['u0']['link_netnsid'] is not None
+    assert out['links'] == out['reference']['links'], generation
+    assert out['addresses'] == out['reference']['addresses'], generation

@@ -323,3 +323,27 @@ def test_vxlan_spec_of_any_arguments(args):
     assert spec.mac == 'auto' or _bridge_mac(spec.mac) == spec.mac
     if spec.local is not None:
         _kernel_reads(str(spec.local))
+
+
+# What the rtnl dumps print, read back as the desired side writes it (_vxlanpeers' fast path) ------------------
+
+PACKED = st.one_of(
+    st.binary(min_size=4, max_size=4),
+    st.binary(min_size=16, max_size=16),
+    # IPv6 forms inet_ntop prints with a dotted IPv4 tail, and runs of zeros to compress.
+    st.binary(min_size=4, max_size=4).map(lambda b: b'\0' * 10 + b'\xff\xff' + b),
+    st.binary(min_size=4, max_size=4).map(lambda b: b'\0' * 12 + b),
+    st.lists(st.sampled_from([b'\0\0', b'\0\x01', b'\x20\x01', b'\xfe\x80']), min_size=8, max_size=8).map(b''.join),
+)
+
+
+@settings(PROFILE, max_examples=500)
+@given(PACKED, st.integers(0, 128))
+def test_dumped_addresses_and_routes_read_back_as_ipaddress_writes_them(packed, plen):
+    family = socket.AF_INET6 if len(packed) == 16 else socket.AF_INET
+    text = _rtnl._ip_text(packed)   # pylint: disable=protected-access
+    assert _vxlanpeers._ip_text(text) == ipaddress.ip_address(text).compressed   # pylint: disable=protected-access
+    plen = plen % (129 if family == socket.AF_INET6 else 33)
+    cidr = u'%s/%d' % (text, plen)
+    want = ipaddress.ip_network(cidr, strict=False).with_prefixlen
+    assert _vxlanpeers._net_text(cidr) == want   # pylint: disable=protected-access
