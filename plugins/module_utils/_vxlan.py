@@ -33,7 +33,7 @@ __metaclass__ = type
 import contextlib
 import ipaddress
 
-from ansible_collections.cni.node.plugins.module_utils import _ifname, _linkargs, _overlay, _vxlanpeers
+from ansible_collections.cni.node.plugins.module_utils import _ifname, _linkargs, _overlay, _persist, _vxlanpeers
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
@@ -624,25 +624,45 @@ def _param_of(path):
     return 'peers' if parts[2] in ('routes', 'neighbours', 'fdb') else parts[2]
 
 
-def run(spec, netlink, check_mode=False, ethtool=None):
+def run(spec, netlink, check_mode=False, ethtool=None, persist=None):
     """Read, plan and (unless check mode) apply and verify. Returns (plan, device state after).
 
-    ``netlink`` and ``ethtool`` (may be None) open the adapters in ``spec.netns``.
+    ``netlink`` and ``ethtool`` (may be None) open the adapters in ``spec.netns``; ``persist`` (a
+    ``_persist.Files``, or None): the device's networkd files and boot unit, staged before the
+    kernel changes, put in place after them.
     """
     with netlink(spec.netns) as nl, _opened(ethtool, spec.netns) as et:
         p = plan(spec, nl, et)
+        kernel = p.changes.changed
+        if persist is not None:
+            persist.plan(p.changes, *_persist.vxlan_items(spec, p.desired, RTPROT_CNI_NODE))
         if check_mode or not p.changes.changed:
             return p, p.actual
-        apply(p, nl, et)
-        if spec.state == 'absent':
-            return p, None
-        left = plan(spec, nl, et)
-        if left.changes.changed:
-            raise KernelRefused('VXLAN device %s: the kernel did not keep what was set: %s'
-                                % (spec.name, ', '.join('%s is %r, not %r' % (d['path'], d['before'], d['after'])
-                                                        for d in left.changes.drift[:5])),
-                                param=_param_of(left.changes.drift[0]['path']))
-        return p, left.actual
+        if persist is not None:
+            persist.prepare()
+        try:
+            after = _apply_verified(p, nl, et) if kernel else p.actual
+            if persist is not None:
+                persist.commit()
+        finally:
+            if persist is not None:
+                persist.discard()
+        return p, after
+
+
+def _apply_verified(p, nl, et):
+    """Apply ``p``, plan again and fail when the kernel did not keep it; the device after (None: absent)."""
+    spec = p.spec
+    apply(p, nl, et)
+    if spec.state == 'absent':
+        return None
+    left = plan(spec, nl, et)
+    if left.changes.changed:
+        raise KernelRefused('VXLAN device %s: the kernel did not keep what was set: %s'
+                            % (spec.name, ', '.join('%s is %r, not %r' % (d['path'], d['before'], d['after'])
+                                                    for d in left.changes.drift[:5])),
+                            param=_param_of(left.changes.drift[0]['path']))
+    return left.actual
 
 
 @contextlib.contextmanager

@@ -168,7 +168,7 @@ bridge:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _bridge, _edge
+from ansible_collections.cni.node.plugins.module_utils import _bridge, _edge, _persist
 from ansible_collections.cni.node.plugins.module_utils._params import netns_value
 from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
 
@@ -185,6 +185,8 @@ def main():
             vlan_filtering=dict(type='bool'),
             up=dict(type='bool', default=True),
             netns=dict(type='str'),
+            persist=dict(type='raw', default='auto'),
+            persist_root=dict(type='path', default='/'),
         ),
         supports_check_mode=True,
     )
@@ -194,10 +196,12 @@ def main():
         spec = _bridge.Spec(
             args['name'], state=args['state'], mtu=args['mtu'], addresses=args['addresses'], mac=args['mac'],
             stp=args['stp'], vlan_filtering=args['vlan_filtering'], up=args['up'], netns=args['netns'])
-        plan, after = _bridge.run(spec, Netlink, check_mode=module.check_mode)
+        persist = _persist.Files(spec.name, args['persist'], args['persist_root'], netns=args['netns'])
+        plan, after = _bridge.run(spec, Netlink, check_mode=module.check_mode, persist=persist)
     if spec.state == 'absent' and not module.check_mode:
         after = None
-    module.exit_json(**plan.changes.result(diff_mode=module._diff, bridge=_bridge.public(after)))
+    module.exit_json(**plan.changes.result(diff_mode=module._diff, bridge=_bridge.public(after),
+                                           persist=persist.result()))
 
 
 if __name__ == '__main__':

@@ -293,7 +293,7 @@ recreated:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _edge, _vxlan
+from ansible_collections.cni.node.plugins.module_utils import _edge, _persist, _vxlan
 from ansible_collections.cni.node.plugins.module_utils._ethtool import Ethtool
 from ansible_collections.cni.node.plugins.module_utils._params import dict_elements, netns_value
 from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
@@ -321,6 +321,8 @@ def main():
             direct_routing=dict(type='bool', default=False),
             purge_peers=dict(type='bool', default=False),
             netns=dict(type='str'),
+            persist=dict(type='raw', default='auto'),
+            persist_root=dict(type='path', default='/'),
             tx_checksum_offload=dict(type='str', default='unchanged', choices=['on', 'off', 'unchanged']),
         ),
         supports_check_mode=True,
@@ -335,8 +337,10 @@ def main():
             addresses=args['addresses'], master=args['master'], peers=peers,
             direct_routing=args['direct_routing'], purge_peers=args['purge_peers'], netns=args['netns'],
             tx_checksum_offload=args['tx_checksum_offload'])
-        plan, after = _vxlan.run(spec, Netlink, check_mode=module.check_mode, ethtool=Ethtool)
-    module.exit_json(**plan.changes.result(diff_mode=module._diff, **_vxlan.public(plan, after)))
+        persist = _persist.Files(spec.name, args['persist'], args['persist_root'], netns=args['netns'])
+        plan, after = _vxlan.run(spec, Netlink, check_mode=module.check_mode, ethtool=Ethtool, persist=persist)
+    module.exit_json(**plan.changes.result(diff_mode=module._diff, persist=persist.result(),
+                                           **_vxlan.public(plan, after)))
 
 
 if __name__ == '__main__':
