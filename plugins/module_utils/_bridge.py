@@ -88,6 +88,11 @@ class Plan(object):
 
 
 IPV6_MIN_MTU = 1280   # below it the kernel takes IPv6 off a link
+# Adds that count as done when the kernel has the object already: with
+# persist, systemd-networkd (when it runs) configures a bridge it has a
+# .network file for as soon as the link appears, concurrently with the run
+# (see _steps.Runner; the read after the run checks the result).
+EXISTS_OK = ('addr_add',)
 
 
 def detour_mtu(mtu):
@@ -207,7 +212,7 @@ def apply(p, nl):
     if p.delete:
         nl.link_del('deleting bridge %s' % spec.name, p.actual['index'])
         return
-    runner = Runner(nl, device=p.actual['index'] if p.actual else None, hint=_hint)
+    runner = Runner(nl, device=p.actual['index'] if p.actual else None, hint=_hint, exists_ok=EXISTS_OK)
     try:
         if p.create is not None:
             runner.create('creating bridge %s' % spec.name, spec.name, 'bridge', p.create, _create_param(p.create))

@@ -50,6 +50,9 @@ MAX_VNI = 16777215
 RECREATE = ('vni', 'port', 'local', 'dev', 'gbp')
 TX_CHECKSUM = 'tx-checksum-ip-generic'   # the feature tx_checksum_offload turns (ETH_SS_FEATURES name)
 ETHTOOL = 'ethtool'                      # the runner's target of the ethtool adapter
+# Adds that count as done when the kernel has the object already: a running systemd-networkd configures a
+# device it has persist's .network for as it appears, concurrently with the run (_steps.Runner).
+EXISTS_OK = ('addr_add', 'route_add')
 # IPv6 address flags (IFA_F_*, linux/if_addr.h) that make an address no tunnel source: it may
 # vanish (temporary: privacy extensions), should not start anything new (deprecated), or may
 # not be used at all (tentative: duplicate address detection running; dadfailed).
@@ -506,7 +509,8 @@ def apply(p, nl, et=None):
         if p.delete is not None:
             nl.link_del('deleting VXLAN device %s' % spec.name, p.delete)
         return
-    runner = Runner(nl, device=p.actual['index'] if p.actual else None, batched=BATCHED, targets=targets)
+    runner = Runner(nl, device=p.actual['index'] if p.actual else None, batched=BATCHED, targets=targets,
+                    exists_ok=EXISTS_OK)
     deleted = False
     try:
         if p.delete is not None:
