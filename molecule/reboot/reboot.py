@@ -49,6 +49,18 @@ def networkd_started(node):
     return int(out) / 1e6 if out.isdigit() and int(out) else None
 
 
+def diagnose(node):
+    out = {}
+    for key, argv in (('state', ['systemctl', 'is-system-running']), ('failed', ['systemctl', '--failed', '--plain',
+                                                                                '--no-legend']),
+                      ('networkctl', ['networkctl', '--no-legend']),
+                      ('pod', ['ip', 'netns', 'exec', 'rbpod', 'ip', '-br', 'addr'])):
+        proc = subprocess.run(['docker', 'exec', node] + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, check=False)
+        out[key] = proc.stdout.strip().splitlines()
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--restart', nargs='+', required=True)
@@ -93,6 +105,9 @@ def main():
                cpus=os.cpu_count())
     out['max_seconds'] = max(boot.values()) if None not in boot.values() else None
     out['max_networkd_seconds'] = max(net.values()) if None not in net.values() else None
+    if out['max_seconds'] is None:
+        # What the nodes say, to tell a slow boot from a broken one.
+        out['diagnostics'] = dict((node, diagnose(node)) for node in sorted(started))
     print(json.dumps(out, sort_keys=True))
     return 0 if out['max_seconds'] is not None else 1
 
