@@ -24,7 +24,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-from ansible_collections.cni.node.plugins.module_utils import _ifname, _linkargs
+from ansible_collections.cni.node.plugins.module_utils import _ifname, _linkargs, _persist
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     KernelRefused,
     ParameterError,
@@ -88,6 +88,11 @@ class Plan(object):
 
 
 IPV6_MIN_MTU = 1280   # below it the kernel takes IPv6 off a link
+# Adds that count as done when the kernel has the object already: with
+# persist, systemd-networkd (when it runs) configures a bridge it has a
+# .network file for as soon as the link appears, concurrently with the run
+# (see _steps.Runner; the read after the run checks the result).
+EXISTS_OK = ('addr_add',)
 
 
 def detour_mtu(mtu):
@@ -207,7 +212,7 @@ def apply(p, nl):
     if p.delete:
         nl.link_del('deleting bridge %s' % spec.name, p.actual['index'])
         return
-    runner = Runner(nl, device=p.actual['index'] if p.actual else None, hint=_hint)
+    runner = Runner(nl, device=p.actual['index'] if p.actual else None, hint=_hint, exists_ok=EXISTS_OK)
     try:
         if p.create is not None:
             runner.create('creating bridge %s' % spec.name, spec.name, 'bridge', p.create, _create_param(p.create))
@@ -238,19 +243,42 @@ def public(actual):
     return dict((k, actual[k]) for k in ('name', 'mtu', 'mac', 'up', 'stp', 'vlan_filtering', 'addresses'))
 
 
-def run(spec, netlink, check_mode=False):
-    """Read, plan and (unless check mode) apply and verify. Returns (plan, state after)."""
+def run(spec, netlink, check_mode=False, persist=None):
+    """Read, plan and (unless check mode) apply and verify. Returns (plan, state after).
+
+    ``persist`` (a ``_persist.Files``, or None): the bridge's networkd
+    files, planned with the kernel's changes, staged before them and put in
+    place after them.
+    """
     with netlink(spec.netns) as nl:
         actual = read(nl, spec.name, spec.addresses, spec.state, spec.netns)
         p = plan(spec, actual)
+        kernel = p.changes.changed
+        if persist is not None:
+            persist.plan(p.changes, _persist.bridge_items(spec))
         if check_mode or not p.changes.changed:
             return p, actual
-        apply(p, nl)
-        after = read(nl, spec.name, spec.addresses)
-        left = plan(spec, after)
-        if left.changes.changed:
-            raise KernelRefused('bridge %s: the kernel did not keep what was set: %s'
-                                % (spec.name, ', '.join('%s is %r, not %r' % (d['path'], d['before'], d['after'])
-                                                        for d in left.changes.drift)),
-                                param=left.changes.drift[0]['path'].rsplit('/', 1)[-1])
+        if persist is not None:
+            persist.prepare()
+        try:
+            after = _apply_verified(p, nl) if kernel else actual
+            if persist is not None:
+                persist.commit()
+        finally:
+            if persist is not None:
+                persist.discard()
         return p, after
+
+
+def _apply_verified(p, nl):
+    """Apply ``p``, read the bridge again and fail when the kernel did not keep it; the bridge after."""
+    spec = p.spec
+    apply(p, nl)
+    after = read(nl, spec.name, spec.addresses)
+    left = plan(spec, after)
+    if left.changes.changed:
+        raise KernelRefused('bridge %s: the kernel did not keep what was set: %s'
+                            % (spec.name, ', '.join('%s is %r, not %r' % (d['path'], d['before'], d['after'])
+                                                    for d in left.changes.drift)),
+                            param=left.changes.drift[0]['path'].rsplit('/', 1)[-1])
+    return after

@@ -44,7 +44,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, KernelRefused, NoSuchObject
+from ansible_collections.cni.node.plugins.module_utils._errors import CniNodeError, KernelRefused, NoSuchObject, ObjectExists
 
 
 class Placeholder(object):
@@ -154,15 +154,22 @@ class Runner(object):
     an adapter (a context manager), called when a step first needs it and
     closed by ``close``. ``device``: the index ``DEVICE`` stands for (None
     until ``create``); ``batched``: the adapter methods that ``batch`` takes
-    (their undos go in bulk too); ``hint``: see ``tag``.
+    (their undos go in bulk too); ``hint``: see ``tag``. ``exists_ok``: the
+    adding methods whose refusal as existing (ObjectExists, EEXIST) means
+    another agent added the same object between the core's read and the
+    step (systemd-networkd configuring a link from the files of ``persist``
+    as it appears): such a step is skipped, not done (a rollback leaves the
+    object), and the core's read after the run tells whether it is what was
+    wanted.
     """
 
-    def __init__(self, nl, device=None, batched=(), hint=None, targets=None, opens=None):
+    def __init__(self, nl, device=None, batched=(), hint=None, targets=None, opens=None, exists_ok=()):
         self.nl = nl
         self.device = device
         self.created = None
         self.made = None        # (name, kind) of a link made by ``create`` whose index is not known yet
         self.batched = frozenset(batched)
+        self.exists_ok = frozenset(exists_ok)
         self.hint = hint
         self.done = []
         self.targets = dict(targets or {})
@@ -254,8 +261,13 @@ class Runner(object):
             if gone:
                 raise NoSuchObject('%s: link %s is gone' % (step.what, gone[0]), param=step.param)
             method, args, kwargs = step.call(self.resolve)
-            self.call(lambda m=method, a=args, k=kwargs, t=step.target: getattr(self.adapter(t), m)(*a, **k),
-                      step.param)
+            try:
+                self.call(lambda m=method, a=args, k=kwargs, t=step.target: getattr(self.adapter(t), m)(*a, **k),
+                          step.param)
+            except ObjectExists:
+                if step.method in self.exists_ok:
+                    continue
+                raise
             self.done.append(step)
 
     def run_batch(self, steps, param, entries='entries'):
@@ -276,7 +288,8 @@ class Runner(object):
             self.done.extend(steps)
             raise
         self.done.extend(step for step, error in zip(steps, errors) if error is None)
-        failed = [error for error in errors if error is not None]
+        failed = [error for step, error in zip(steps, errors) if error is not None
+                  and not (isinstance(error, ObjectExists) and step.method in self.exists_ok)]
         if failed:
             self.call(lambda: _raise(failed[0], len(failed) - 1, entries), param)
 

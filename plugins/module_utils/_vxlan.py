@@ -33,7 +33,7 @@ __metaclass__ = type
 import contextlib
 import ipaddress
 
-from ansible_collections.cni.node.plugins.module_utils import _ifname, _linkargs, _overlay, _vxlanpeers
+from ansible_collections.cni.node.plugins.module_utils import _ifname, _linkargs, _overlay, _persist, _vxlanpeers
 from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
@@ -50,6 +50,9 @@ MAX_VNI = 16777215
 RECREATE = ('vni', 'port', 'local', 'dev', 'gbp')
 TX_CHECKSUM = 'tx-checksum-ip-generic'   # the feature tx_checksum_offload turns (ETH_SS_FEATURES name)
 ETHTOOL = 'ethtool'                      # the runner's target of the ethtool adapter
+# Adds that count as done when the kernel has the object already: a running systemd-networkd configures a
+# device it has persist's .network for as it appears, concurrently with the run (_steps.Runner).
+EXISTS_OK = ('addr_add', 'route_add')
 # IPv6 address flags (IFA_F_*, linux/if_addr.h) that make an address no tunnel source: it may
 # vanish (temporary: privacy extensions), should not start anything new (deprecated), or may
 # not be used at all (tentative: duplicate address detection running; dadfailed).
@@ -506,7 +509,8 @@ def apply(p, nl, et=None):
         if p.delete is not None:
             nl.link_del('deleting VXLAN device %s' % spec.name, p.delete)
         return
-    runner = Runner(nl, device=p.actual['index'] if p.actual else None, batched=BATCHED, targets=targets)
+    runner = Runner(nl, device=p.actual['index'] if p.actual else None, batched=BATCHED, targets=targets,
+                    exists_ok=EXISTS_OK)
     deleted = False
     try:
         if p.delete is not None:
@@ -624,25 +628,45 @@ def _param_of(path):
     return 'peers' if parts[2] in ('routes', 'neighbours', 'fdb') else parts[2]
 
 
-def run(spec, netlink, check_mode=False, ethtool=None):
+def run(spec, netlink, check_mode=False, ethtool=None, persist=None):
     """Read, plan and (unless check mode) apply and verify. Returns (plan, device state after).
 
-    ``netlink`` and ``ethtool`` (may be None) open the adapters in ``spec.netns``.
+    ``netlink`` and ``ethtool`` (may be None) open the adapters in ``spec.netns``; ``persist`` (a
+    ``_persist.Files``, or None): the device's networkd files and boot unit, staged before the
+    kernel changes, put in place after them.
     """
     with netlink(spec.netns) as nl, _opened(ethtool, spec.netns) as et:
         p = plan(spec, nl, et)
+        kernel = p.changes.changed
+        if persist is not None:
+            persist.plan(p.changes, *_persist.vxlan_items(spec, p.desired, RTPROT_CNI_NODE))
         if check_mode or not p.changes.changed:
             return p, p.actual
-        apply(p, nl, et)
-        if spec.state == 'absent':
-            return p, None
-        left = plan(spec, nl, et)
-        if left.changes.changed:
-            raise KernelRefused('VXLAN device %s: the kernel did not keep what was set: %s'
-                                % (spec.name, ', '.join('%s is %r, not %r' % (d['path'], d['before'], d['after'])
-                                                        for d in left.changes.drift[:5])),
-                                param=_param_of(left.changes.drift[0]['path']))
-        return p, left.actual
+        if persist is not None:
+            persist.prepare()
+        try:
+            after = _apply_verified(p, nl, et) if kernel else p.actual
+            if persist is not None:
+                persist.commit()
+        finally:
+            if persist is not None:
+                persist.discard()
+        return p, after
+
+
+def _apply_verified(p, nl, et):
+    """Apply ``p``, plan again and fail when the kernel did not keep it; the device after (None: absent)."""
+    spec = p.spec
+    apply(p, nl, et)
+    if spec.state == 'absent':
+        return None
+    left = plan(spec, nl, et)
+    if left.changes.changed:
+        raise KernelRefused('VXLAN device %s: the kernel did not keep what was set: %s'
+                            % (spec.name, ', '.join('%s is %r, not %r' % (d['path'], d['before'], d['after'])
+                                                    for d in left.changes.drift[:5])),
+                            param=_param_of(left.changes.drift[0]['path']))
+    return left.actual
 
 
 @contextlib.contextmanager

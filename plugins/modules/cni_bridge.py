@@ -82,11 +82,33 @@ options:
       - Whether the bridge is administratively up.
     type: bool
     default: true
+  persist:
+    description:
+      - Also write the bridge as systemd-networkd configuration, so the node brings it back at boot
+        (C(/etc/systemd/network/50-cni-node-NAME.netdev) and C(.network), mode 0644, written atomically, and the
+        drop-in C(/etc/systemd/networkd.conf.d/cni-node.conf) that stops networkd from removing routes and rules it did
+        not configure). See the collection's C(docs/persistence.md).
+      - V(auto) writes them when the node booted systemd and systemd-networkd is installed, and otherwise nothing
+        (RV(persist.reason) says why). V(true) writes them and fails when systemd-networkd is not installed.
+        V(false) writes, reports and removes nothing.
+      - A link in a network namespace (O(netns)) is never persisted; with V(true) the task fails.
+      - The files' drift is reported as C(persist/NAME/netdev), C(persist/NAME/network) and
+        C(persist/networkd.conf), and check mode reports it exactly. With O(state=absent) the files are removed
+        (the drop-in with the last link's files).
+      - The module does not run systemctl; the roles enable C(systemd-networkd.service).
+      - Accepts V(auto), V(true) or V(false) (also V(yes)/V(no)).
+    type: raw
+    default: auto
+  persist_root:
+    description:
+      - The directory the persisted files' paths are under (tests use a temporary directory).
+    type: path
+    default: /
 notes:
   - Runs on the managed node as root and needs pyroute2 (0.7.x, as packaged by Debian, or 0.9.x).
 seealso:
   - module: community.general.nmcli
-    description: Bridges managed through NetworkManager, persistent across reboots.
+    description: Bridges managed through NetworkManager.
 '''
 
 EXAMPLES = r'''
@@ -114,7 +136,13 @@ EXAMPLES = r'''
   check_mode: true
   register: bridge_drift
 
-- name: Remove the bridge
+- name: Not written as networkd files, even on a systemd-networkd node
+  cni.node.cni_bridge:
+    name: br-test
+    addresses: [192.0.2.1/24]
+    persist: false
+
+- name: Remove the bridge (and, with persist auto or true, its networkd files)
   cni.node.cni_bridge:
     name: cni0
     state: absent
@@ -131,6 +159,8 @@ drift:
     - One item per value that differed, the same shape in every cni.node module.
     - Paths are C(link/NAME) (V(absent) or V(present)), C(link/NAME/stp), C(link/NAME/vlan_filtering),
       C(link/NAME/mtu), C(link/NAME/mac), C(link/NAME/addresses) (sorted lists) and C(link/NAME/up).
+    - With O(persist), C(persist/NAME/netdev), C(persist/NAME/network) and C(persist/networkd.conf), before and after
+      as the file's sections, one string each (null for a missing file).
   returned: always
   type: list
   elements: dict
@@ -164,11 +194,40 @@ bridge:
     stp: false
     vlan_filtering: false
     addresses: [10.244.1.1/24]
+persist:
+  description:
+    - Whether the bridge is persisted as systemd-networkd files on this node, why, and which files.
+  returned: always
+  type: dict
+  contains:
+    active:
+      description: Whether files were compared and written (V(auto) on a node without systemd or networkd, V(false)
+        and a namespace give false).
+      type: bool
+    reason:
+      description: Why persistence is active or not.
+      type: str
+    files:
+      description: The persisted files present after the run (in check mode, that would be present).
+      type: list
+      elements: str
+    notes:
+      description: What the module programs in the kernel that networkd cannot hold (the next run puts it back).
+      type: list
+      elements: str
+  sample:
+    active: true
+    reason: "persist=auto: systemd is PID 1 and systemd-networkd is installed"
+    files:
+      - /etc/systemd/network/50-cni-node-cni0.netdev
+      - /etc/systemd/network/50-cni-node-cni0.network
+      - /etc/systemd/networkd.conf.d/cni-node.conf
+    notes: []
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _bridge, _edge
+from ansible_collections.cni.node.plugins.module_utils import _bridge, _edge, _persist
 from ansible_collections.cni.node.plugins.module_utils._params import netns_value
 from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
 
@@ -185,6 +244,8 @@ def main():
             vlan_filtering=dict(type='bool'),
             up=dict(type='bool', default=True),
             netns=dict(type='str'),
+            persist=dict(type='raw', default='auto'),
+            persist_root=dict(type='path', default='/'),
         ),
         supports_check_mode=True,
     )
@@ -194,10 +255,12 @@ def main():
         spec = _bridge.Spec(
             args['name'], state=args['state'], mtu=args['mtu'], addresses=args['addresses'], mac=args['mac'],
             stp=args['stp'], vlan_filtering=args['vlan_filtering'], up=args['up'], netns=args['netns'])
-        plan, after = _bridge.run(spec, Netlink, check_mode=module.check_mode)
+        persist = _persist.Files(spec.name, args['persist'], args['persist_root'], netns=args['netns'])
+        plan, after = _bridge.run(spec, Netlink, check_mode=module.check_mode, persist=persist)
     if spec.state == 'absent' and not module.check_mode:
         after = None
-    module.exit_json(**plan.changes.result(diff_mode=module._diff, bridge=_bridge.public(after)))
+    module.exit_json(**plan.changes.result(diff_mode=module._diff, bridge=_bridge.public(after),
+                                           persist=persist.result()))
 
 
 if __name__ == '__main__':

@@ -167,6 +167,28 @@ options:
     type: str
     choices: ['on', 'off', unchanged]
     default: unchanged
+  persist:
+    description:
+      - Also write the VXLAN device with its addresses and peer entries as systemd-networkd configuration, so the node brings it back at boot
+        (C(/etc/systemd/network/50-cni-node-NAME.netdev) and C(.network), mode 0644, written atomically; with O(dev), the boot unit C(cni-node-vxlan-NAME.service) that creates the device bound to its underlay before networkd starts, linked into C(systemd-networkd.service.wants), and the
+        drop-in C(/etc/systemd/networkd.conf.d/cni-node.conf) that stops networkd from removing routes and rules it did
+        not configure). See the collection's C(docs/persistence.md).
+      - V(auto) writes them when the node booted systemd and systemd-networkd is installed, and otherwise nothing
+        (RV(persist.reason) says why). V(true) writes them and fails when systemd-networkd is not installed.
+        V(false) writes, reports and removes nothing.
+      - A link in a network namespace (O(netns)) is never persisted; with V(true) the task fails.
+      - The files' drift is reported as C(persist/NAME/netdev), C(persist/NAME/network), C(persist/NAME/unit), C(persist/NAME/wants) and
+        C(persist/networkd.conf), and check mode reports it exactly. With O(state=absent) the files are removed
+        (the drop-in with the last link's files).
+      - The module does not run systemctl; the roles enable C(systemd-networkd.service).
+      - Accepts V(auto), V(true) or V(false) (also V(yes)/V(no)).
+    type: raw
+    default: auto
+  persist_root:
+    description:
+      - The directory the persisted files' paths are under (tests use a temporary directory).
+    type: path
+    default: /
 notes:
   - Runs on the managed node as root and needs pyroute2 (0.7.x, as packaged by Debian, or 0.9.x).
   - Entries of listed peers that differ from what they should be (a neighbour with a wrong MAC, a forwarding
@@ -218,7 +240,23 @@ EXAMPLES = r'''
     dev: eth0
     tx_checksum_offload: 'off'
 
-- name: Remove the device
+- name: The device and its peers persisted for boot, or the task fails (persist defaults to auto)
+  cni.node.cni_vxlan:
+    name: vxlan0
+    vni: 1
+    dev: eth0
+    peers:
+      - {remote: 192.168.10.12, subnet: 10.244.2.0/24}
+    persist: true
+  register: vxlan
+
+- name: Systemd-networkd enabled, so the files take effect at boot
+  ansible.builtin.systemd_service:
+    name: systemd-networkd.service
+    enabled: true
+  when: vxlan.persist.active
+
+- name: Remove the device (and, with persist auto or true, its networkd files and boot unit)
   cni.node.cni_vxlan:
     name: vxlan0
     state: absent
@@ -229,6 +267,9 @@ drift:
   description:
     - One item per value that differs (in check mode, would differ). Peer entries read
       C(vxlan/<name>/routes/<subnet>), C(vxlan/<name>/neighbours/<ip>) and C(vxlan/<name>/fdb/<mac>/<remote>).
+    - With O(persist), C(persist/<name>/netdev), C(persist/<name>/network), C(persist/<name>/unit),
+      C(persist/<name>/wants) (the unit's link target) and C(persist/networkd.conf); a file's before and after are
+      its sections, one string each (null for a missing file).
   returned: always
   type: list
   elements: dict
@@ -289,11 +330,40 @@ recreated:
   returned: always
   type: list
   elements: str
+persist:
+  description:
+    - Whether the VXLAN device is persisted as systemd-networkd files on this node, why, and which files.
+  returned: always
+  type: dict
+  contains:
+    active:
+      description: Whether files were compared and written (V(auto) on a node without systemd or networkd, V(false)
+        and a namespace give false).
+      type: bool
+    reason:
+      description: Why persistence is active or not.
+      type: str
+    files:
+      description: The persisted files present after the run (in check mode, that would be present).
+      type: list
+      elements: str
+    notes:
+      description: What the module programs in the kernel that networkd cannot hold (the next run puts it back).
+      type: list
+      elements: str
+  sample:
+    active: true
+    reason: "persist=auto: systemd is PID 1 and systemd-networkd is installed"
+    files:
+      - /etc/systemd/network/50-cni-node-vxlan0.netdev
+      - /etc/systemd/network/50-cni-node-vxlan0.network
+      - /etc/systemd/networkd.conf.d/cni-node.conf
+    notes: []
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cni.node.plugins.module_utils import _edge, _vxlan
+from ansible_collections.cni.node.plugins.module_utils import _edge, _persist, _vxlan
 from ansible_collections.cni.node.plugins.module_utils._ethtool import Ethtool
 from ansible_collections.cni.node.plugins.module_utils._params import dict_elements, netns_value
 from ansible_collections.cni.node.plugins.module_utils._netlink import Netlink
@@ -321,6 +391,8 @@ def main():
             direct_routing=dict(type='bool', default=False),
             purge_peers=dict(type='bool', default=False),
             netns=dict(type='str'),
+            persist=dict(type='raw', default='auto'),
+            persist_root=dict(type='path', default='/'),
             tx_checksum_offload=dict(type='str', default='unchanged', choices=['on', 'off', 'unchanged']),
         ),
         supports_check_mode=True,
@@ -335,8 +407,10 @@ def main():
             addresses=args['addresses'], master=args['master'], peers=peers,
             direct_routing=args['direct_routing'], purge_peers=args['purge_peers'], netns=args['netns'],
             tx_checksum_offload=args['tx_checksum_offload'])
-        plan, after = _vxlan.run(spec, Netlink, check_mode=module.check_mode, ethtool=Ethtool)
-    module.exit_json(**plan.changes.result(diff_mode=module._diff, **_vxlan.public(plan, after)))
+        persist = _persist.Files(spec.name, args['persist'], args['persist_root'], netns=args['netns'])
+        plan, after = _vxlan.run(spec, Netlink, check_mode=module.check_mode, ethtool=Ethtool, persist=persist)
+    module.exit_json(**plan.changes.result(diff_mode=module._diff, persist=persist.result(),
+                                           **_vxlan.public(plan, after)))
 
 
 if __name__ == '__main__':

@@ -13,6 +13,7 @@ from ansible_collections.cni.node.plugins.module_utils._errors import (
     CniNodeError,
     KernelRefused,
     NoSuchObject,
+    ObjectExists,
 )
 from ansible_collections.cni.node.plugins.module_utils._steps import DEVICE, Runner, Step
 
@@ -397,3 +398,43 @@ def test_inverse_steps_and_targets_print_readably():
     assert repr(step) == ("Step('veth.addresses', 'addr_add', ['x', inner], {'address': '10.0.0.1', "
                           "'prefixlen': 24}, undo=('addr_del', {'address': '10.0.0.1', 'prefixlen': 24}), "
                           "target='inner')")
+
+
+class Existing(Recorder):
+    """Refuses the what-texts of ``exists`` as the kernel refuses an object that is there already."""
+
+    def __init__(self, exists=(), **kwargs):
+        super(Existing, self).__init__(**kwargs)
+        self.exists = set(exists)
+
+    def _error(self, method, args):
+        if args[0] in self.exists:
+            return ObjectExists('%s: File exists (errno 17)' % args[0], errno=17)
+        return super(Existing, self)._error(method, args)
+
+
+def test_an_add_refused_as_existing_is_skipped_only_when_exists_ok_and_never_undone():
+    steps = [Step('addresses', 'addr_add', ['a1', DEVICE, '10.0.0.1', 24], {}, undo=('addr_del', {})),
+             Step('addresses', 'addr_add', ['a2', DEVICE, '10.0.0.2', 24], {}, undo=('addr_del', {})),
+             step('up', 'up')]
+    runner = Runner(Existing(exists=['a1']), device=3, exists_ok=('addr_add',))
+    runner.run(steps)
+    assert [s.what for s in runner.done] == ['a2', 'up']   # a1: another agent's, so not undone
+    with pytest.raises(ObjectExists) as err:
+        Runner(Existing(exists=['a1']), device=3).run(steps)
+    assert err.value.param == 'addresses'
+    # Only the methods named: a link_set refused as existing still fails.
+    with pytest.raises(ObjectExists):
+        Runner(Existing(exists=['up']), device=3, exists_ok=('addr_add',)).run(steps)
+
+
+def test_a_batch_add_refused_as_existing_is_skipped_other_refusals_still_raise():
+    steps = [Step('peers', 'route_add', ['r%d' % i, 'dst%d' % i, DEVICE], {}, undo=('route_del', {}))
+             for i in range(1, 4)]
+    runner = Runner(Existing(exists=['r1']), device=5, batched=BATCHED, exists_ok=('route_add',))
+    runner.run_batch(steps, 'peers', 'peer entries')
+    assert [s.what for s in runner.done] == ['r2', 'r3']
+    runner = Runner(Existing(exists=['r1'], refuse=['r3']), device=5, batched=BATCHED, exists_ok=('route_add',))
+    with pytest.raises(KernelRefused) as err:
+        runner.run_batch(steps, 'peers', 'peer entries')
+    assert err.value.msg == 'peers: r3: Invalid argument (errno -22)'
