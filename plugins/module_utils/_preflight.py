@@ -95,7 +95,8 @@ class Spec(object):
 
     def __init__(self, profile=None, features=None, checks=None, sysctl_keys=None, underlay=None,
                  overlay_mtu=None, underlay_family='ipv4', conf_dir='/etc/cni/net.d', network='cni-node',
-                 priority=10):
+                 priority=10, exclusive=False):
+        self.exclusive = bool(exclusive)
         self.features = []
         if profile is not None:
             if profile not in PROFILES:
@@ -370,7 +371,9 @@ def conf_dir_check(spec, read_text):
         parts.append('sorting before it (a runtime loads the first): %s' % '; '.join(before))
     if after:
         parts.append('after it (not loaded by default): %s' % '; '.join(after))
-    return check('conf_dir.conflicts', not before, ', '.join(parts),
+    if before and spec.exclusive:
+        parts.append('exclusive: cni_network removes every other file, these included')
+    return check('conf_dir.conflicts', spec.exclusive or not before, ', '.join(parts),
                  'remove the other tool\'s files (or set bridge_exclusive/overlay_exclusive: true to have '
                  'cni_network remove them), or give the profile a lower priority than theirs')
 

@@ -89,6 +89,12 @@ options:
     description: Priority of the profile's file (C(PRIORITY-NETWORK.conflist)), as M(cni.node.cni_network) takes it.
     type: int
     default: 10
+  exclusive:
+    description:
+      - The profile's M(cni.node.cni_network) runs with C(exclusive) (it removes every other file of O(conf_dir)):
+        files sorting before ours are listed, not failed.
+    type: bool
+    default: false
   fail_on_missing:
     description:
       - Fail when a required check fails (the default). V(false) returns the same result with RV(missing) set and
@@ -198,6 +204,7 @@ def main():
             conf_dir=dict(type='path', default='/etc/cni/net.d'),
             network=dict(type='str', default='cni-node'),
             priority=dict(type='int', default=10),
+            exclusive=dict(type='bool', default=False),
             fail_on_missing=dict(type='bool', default=True),
             netns=dict(type='str'),
         ),
@@ -210,7 +217,8 @@ def main():
         spec = _preflight.Spec(
             profile=p['profile'], features=p['features'], checks=p['checks'], sysctl_keys=p['sysctl_keys'],
             underlay=p['underlay'], overlay_mtu=p['overlay_mtu'], underlay_family=p['underlay_family'],
-            conf_dir=p['conf_dir'], network=p['network'], priority=p['priority'])
+            conf_dir=p['conf_dir'], network=p['network'], priority=p['priority'],
+            exclusive=p['exclusive'])
 
         def links():
             with _netlink.Netlink() as nl:   # already inside netns (below)

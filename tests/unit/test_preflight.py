@@ -210,6 +210,8 @@ def test_conflicts_before_ours_only(tmp_path):
     # 10-flannel sorts after 10-cni-node ('f' > 'c'): not a conflict at the default priority.
     assert '10-flannel.conflist (network cbr0, flannel)' in c['evidence'].split('after it')[1]
     assert '87-podman' not in c['evidence'].split('after it')[0]
+    excl = _preflight.conf_dir_check(_preflight.Spec(conf_dir=str(tmp_path), exclusive=True), _fileutil.read_text)
+    assert excl['ok'] and 'exclusive: cni_network removes' in excl['evidence']
     # A later priority for ours puts podman before it.
     later = _preflight.Spec(conf_dir=str(tmp_path), priority=90)
     assert 'Podman' in _preflight.conf_dir_check(later, _fileutil.read_text)['evidence'].split('after it')[0]
