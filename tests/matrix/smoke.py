@@ -98,6 +98,13 @@ def _xdp(tmp):
             lambda r: r['interfaces']['lo']['id'] is None)
 
 
+def _preflight(tmp):
+    # Read-only by design; an empty conf_dir and the loopback as underlay pass anywhere.
+    return (dict(checks=['conf_dir', 'underlay'], conf_dir=tmp, underlay='lo', fail_on_missing=False), False,
+            lambda r: r.get('missing') == [] and [c['name'] for c in r.get('checks', [])] == [
+                'underlay.exists', 'underlay.up', 'underlay.mtu', 'conf_dir.conflicts'])
+
+
 def _absent(prefix):
     def case(tmp):   # pylint: disable=unused-argument
         return dict(name=_unused_name(prefix), state='absent'), False, None
@@ -113,6 +120,7 @@ CASES = {
     'cni_netns': _absent('cnt-smoke-'),
     'cni_network': _network,
     'cni_plugin': _plugin,
+    'cni_preflight': _preflight,
     'cni_sysctl': _sysctl,
     'cni_vxlan': _absent('cnt-smk'),
     'cni_xdp': _xdp,
