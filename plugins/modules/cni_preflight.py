@@ -27,8 +27,9 @@ description:
   - C(underlay) - the interface O(underlay) exists, is up, and its MTU holds O(overlay_mtu) plus the VXLAN
     encapsulation (50 bytes over IPv4, 70 over IPv6).
   - C(conf_dir) - no network configuration file of another tool in O(conf_dir) sorts before the profile's own
-    (C(PRIORITY-NETWORK.conflist)): a runtime takes the first file as its default network, so C(10-flannel.conflist),
-    C(10-calico.conflist) or C(87-podman-bridge.conflist) before ours would take the pods.
+    (C(PRIORITY-NETWORK.conflist)) in byte order - a runtime takes the first file as its default network, so
+    C(00-multus.conf), C(05-cilium.conflist) or C(10-calico.conflist) before C(10-cni-node.conflist) would take the
+    pods (C(10-flannel.conflist) and C(87-podman-bridge.conflist) sort after it).
 author:
   - cni.node developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -91,7 +92,7 @@ options:
     default: 10
   exclusive:
     description:
-      - The profile's M(cni.node.cni_network) runs with C(exclusive) (it removes every other file of O(conf_dir)):
+      - The profile's M(cni.node.cni_network) runs with C(exclusive) (it removes every other file of O(conf_dir)) -
         files sorting before ours are listed, not failed.
     type: bool
     default: false
