@@ -264,9 +264,9 @@ def kernel_check(kernel, feature):
     if value == 'm' and modules:
         files = kernel.module_files()
         if files is not None and modules[0] in files:
+            where = (kernel.config_source, symbol, kernel.release)
             return check(name, True, '%s: %s=m; not loaded, module file listed in /lib/modules/%s/modules.dep '
-                         '(loaded on demand, or by cni_sysctl load_modules)' % (kernel.config_source, symbol,
-                                                                                 kernel.release))
+                         '(loaded on demand, or by cni_sysctl load_modules)' % where)
         return check(name, False, '%s: %s=m, but %s is not loaded and no module file is in /lib/modules/%s '
                      '(a container sees the host\'s kernel, not its modules)' % (
                          kernel.config_source, symbol, modules[0], kernel.release),
@@ -333,8 +333,8 @@ def underlay_checks(links, spec):
         need = spec.overlay_mtu + overhead
         out.append(check('underlay.mtu', mtu >= need, '%s MTU %d, overlay MTU %d needs %d (%d bytes of VXLAN over %s)'
                          % (dev, mtu, spec.overlay_mtu, need, overhead, spec.family),
-                         'raise the MTU of %s to %d or more, or lower the overlay MTU to %d' % (dev, need,
-                                                                                           mtu - overhead)))
+                         'raise the MTU of %s to %d or more, or lower the overlay MTU to %d'
+                         % (dev, need, mtu - overhead)))
     return out
 
 

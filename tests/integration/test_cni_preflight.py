@@ -135,5 +135,5 @@ def test_other_tools_files_sorting_first(module, tmp_path):
     result = module('cni_preflight', dict(checks=['conf_dir'], conf_dir=str(tmp_path)))
     assert result['failed'] and result['missing'] == ['conf_dir.conflicts']
     assert '10-calico.conflist (network k8s-pod-network, Calico)' in result['msg']
-    assert sorted(os.listdir(str(tmp_path))) == ['10-calico.conflist', '10-cni-node.conflist',
-                                                  '87-podman-bridge.conflist']
+    left = sorted(os.listdir(str(tmp_path)))
+    assert left == ['10-calico.conflist', '10-cni-node.conflist', '87-podman-bridge.conflist']
