@@ -102,6 +102,11 @@ def _policy(tmp):
     # A policy of a network that has none: nft lists one table that does not exist, nothing else.
     return (dict(name='smoke', network=_unused_name('cnt-smoke-'), conf_dir=_with_conflist(tmp), cache_dir=tmp,
                  state='absent'), False, lambda r: r.get('policies') == [] and r.get('transactions') == 0)
+def _preflight(tmp):
+    # Read-only by design; an empty conf_dir and the loopback as underlay pass anywhere.
+    return (dict(checks=['conf_dir', 'underlay'], conf_dir=tmp, underlay='lo', fail_on_missing=False), False,
+            lambda r: r.get('missing') == [] and [c['name'] for c in r.get('checks', [])] == [
+                'underlay.exists', 'underlay.up', 'underlay.mtu', 'conf_dir.conflicts'])
 
 
 def _absent(prefix):
@@ -120,6 +125,7 @@ CASES = {
     'cni_network': _network,
     'cni_plugin': _plugin,
     'cni_policy': _policy,
+    'cni_preflight': _preflight,
     'cni_sysctl': _sysctl,
     'cni_vxlan': _absent('cnt-smk'),
     'cni_xdp': _xdp,
