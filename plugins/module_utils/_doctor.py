@@ -141,7 +141,8 @@ def _underlay(link, by_index):
 
 
 def vteps(facts):
-    """The node's VXLAN devices as a peer list entry: name, mac, local (remote for the others), subnet, mtu.
+    """The node's VXLAN devices as a peer list entry: name, mac, local (remote for the others), subnet, mtu,
+    port, dev (the underlay).
 
     The subnet is the bridge network holding the device's own /32 (/128)
     address (the overlay profile gives the device the network address of the
@@ -153,7 +154,7 @@ def vteps(facts):
             for a in lk.get('addresses', []):
                 if not ipaddress.ip_interface(a).ip.is_link_local:
                     nets.append(ipaddress.ip_interface(a).network)
-    out = []
+    out, by_index = [], _by_index(facts)
     for lk in facts.get('links', []):
         if lk.get('kind') != 'vxlan':
             continue
@@ -161,8 +162,10 @@ def vteps(facts):
         for a in lk.get('addresses', []):
             ip = ipaddress.ip_interface(a).ip
             subnet = next((str(n) for n in nets if ip in n), subnet)
+        under = _underlay(lk, by_index)
         out.append(dict(name=lk['name'], mac=lk.get('address'), local=(lk.get('vxlan') or {}).get('local'),
-                        subnet=subnet, mtu=lk.get('mtu'), port=(lk.get('vxlan') or {}).get('port')))
+                        subnet=subnet, mtu=lk.get('mtu'), port=(lk.get('vxlan') or {}).get('port'),
+                        dev=under['name'] if under else None))
     return out
 
 

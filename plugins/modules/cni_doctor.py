@@ -201,11 +201,11 @@ errors:
   returned: always
   type: dict
 vteps:
-  description: The node's VXLAN devices (name, mac, local, subnet, mtu, port), what the fleet's O(peers) is made of.
+  description: The node's VXLAN devices (name, mac, local, subnet, mtu, port, dev - the underlay), what the fleet's O(peers) is made of.
   returned: when links were read
   type: list
   elements: dict
-  sample: [{name: vxlan0, mac: "0e:04:ac:1c:01:0b", local: 172.28.1.11, subnet: 10.244.0.0/24, mtu: 1450, port: 4789}]
+  sample: [{name: vxlan0, mac: "0e:04:ac:1c:01:0b", local: 172.28.1.11, subnet: 10.244.0.0/24, mtu: 1450, port: 4789, dev: eth0}]
 changed:
   description: Always false.
   returned: always

@@ -110,7 +110,7 @@ def test_a_healthy_node_has_no_finding(module, node, interpreter):
     assert result['findings'] == [], result['findings']
     assert result['healthy'] is True
     assert result['vteps'] == [dict(name=VXLAN, mac='0e:04:c0:00:02:01', local=LOCAL, subnet=SUBNET, mtu=1450,
-                                    port=4789)]
+                                    port=4789, dev=UNDERLAY)]
 
 
 def _fdb_deleted(n):
