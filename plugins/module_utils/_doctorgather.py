@@ -130,9 +130,11 @@ def _netlink_sections(wanted, netlink_factory):
     return facts
 
 
-def gather(sections, conf_dir, bin_dirs, cache_dir, opts, netlink_factory=_netlink.Netlink, proc_sys=PROC_SYS,
-           reader=read_text, nft=nft_ruleset):
+def gather(sections, conf_dir, bin_dirs, cache_dir, opts, netlink_factory=None, proc_sys=PROC_SYS,
+           reader=read_text, nft=None):
     """(facts, errors) for ``sections`` (names of ``_doctor.NEEDS``' values)."""
+    netlink_factory = netlink_factory or _netlink.Netlink
+    nft = nft or nft_ruleset
     facts, errors = {}, {}
     wanted = set(sections)
 

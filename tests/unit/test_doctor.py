@@ -118,3 +118,83 @@ def test_needed_sections():
     assert _doctor.needed(['conntrack']) == ['conntrack']
     assert _doctor.needed(['peers', 'mtu']) == ['conffiles', 'fdb', 'links', 'neighbours', 'routes']
     assert set(_doctor.NEEDS) == set(_doctor.CHECKS)
+
+
+# ---------------------------------------------------------------- the module's edge, in-process
+
+def test_the_module_names_a_bad_option_and_skips_what_it_cannot_read(run_main, tmp_path, monkeypatch):
+    from ansible_collections.cni.node.plugins.module_utils import _doctorgather, _netlink
+    from ansible_collections.cni.node.plugins.module_utils._errors import MissingDependency
+    from ansible_collections.cni.node.plugins.modules import cni_doctor
+
+    res = run_main(cni_doctor, dict(checks=['mtu'], conntrack_threshold=0))
+    assert res['failed'] and res['param'] == 'conntrack_threshold'
+
+    def no_pyroute2(netns=None):
+        raise MissingDependency(_netlink.MISSING_PYROUTE2)
+    monkeypatch.setattr(_doctorgather._netlink, 'Netlink', no_pyroute2)
+    res = run_main(cni_doctor, dict(checks=['mtu', 'conflists'], conf_dir=str(tmp_path), bin_dirs=[str(tmp_path)],
+                                    cache_dir=str(tmp_path)), check=True)
+    assert res['rc'] == 0 and res['changed'] is False and res['drift'] == [] and res['diff'] == []
+    assert res['checks'] == ['conflists'] and 'pyroute2' in res['skipped']['mtu'] and 'links' in res['errors']
+    assert 'vteps' not in res
+
+
+# ---------------------------------------------------------------- the diagnose role's probe script and filter
+
+def _diag():
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'roles', 'diagnose', 'files', 'cni_node_diag.py')
+    spec = importlib.util.spec_from_file_location('cni_node_diag', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+TCPDUMP = u'''\
+14:29:40.643826 IP 172.28.61.11.56953 > 172.28.61.12.4789: VXLAN, flags [I] (0x08), vni 1
+IP 10.244.0.2 > 10.244.1.2: ICMP echo request, id 5, seq 1, length 64
+14:29:40.643900 IP 172.28.61.12.40000 > 172.28.61.11.4789: VXLAN, flags [I] (0x08), vni 1
+IP 10.244.1.2 > 10.244.0.2: ICMP echo reply, id 5, seq 1, length 64
+14:29:41.188833 IP 172.28.61.11.47153 > 172.28.61.12.4789: VXLAN, flags [I] (0x08), vni 1
+ARP, Request who-has 10.244.1.2 tell 10.244.0.2, length 28
+14:29:42.000000 IP 172.28.61.11.56953 > 172.28.61.12.4789: VXLAN, flags [I] (0x08), vni 1 IP 10.244.0.2 > 10.244.1.2: ICMP echo request, id 5, seq 2, length 64
+14:29:42.100000 IP 172.28.61.11.5353 > 172.28.61.12.53: UDP, length 20
+'''
+
+
+def test_the_capture_summary_counts_pairs_and_inner_flows(monkeypatch):
+    diag = _diag()
+    monkeypatch.setattr(diag, 'run', lambda argv, timeout: (0, TCPDUMP))
+    out = diag.summary('/x.pcap', 4789)
+    assert out['packets'] == 4
+    assert out['pairs'] == {'172.28.61.11 > 172.28.61.12': 3, '172.28.61.12 > 172.28.61.11': 1}
+    icmp = [(f['outer_src'], f['inner_dst'], f['packets']) for f in out['flows'] if f['proto'] == 'ICMP']
+    assert sorted(icmp) == [('172.28.61.11', '10.244.1.2', 2), ('172.28.61.12', '10.244.0.2', 1)]
+    assert [f['proto'] for f in out['flows'] if f['inner_src'] is None] == ['ARP']
+
+
+def test_the_path_mtu_bisection(monkeypatch):
+    diag = _diag()
+    limit = 1350 - diag.IP_HEADERS   # payloads up to this pass
+
+    def fake_ping(netns, address, count=1, size=None, df=False, wait=1, interval=None):
+        ok = size is None or size <= limit
+        return dict(rc=0 if ok else 1, sent=count, received=count if ok else 0, rtt_avg_ms=0.1 if ok else None,
+                    output=['x'])
+    monkeypatch.setattr(diag, 'ping', fake_ping)
+    [entry] = diag.probe('ns', 1450, 2, ['node2=10.244.1.2'])
+    assert entry['reachable'] and entry['mtu_ok'] is False and entry['largest'] == 1350
+    from ansible_collections.cni.node.plugins.filter.cni_node import probe_finding
+    f = probe_finding(entry, 'node1', 'path_mtu')
+    assert f['subject'] == 'node1 -> node2' and '1350' in f['evidence'] and '1350' in f['fix']
+    assert probe_finding(dict(entry, reachable=False, received=0, error='100% loss'), 'node1', 'ping')['check'] \
+        == 'ping'
+
+
+def test_mask_secrets_filter():
+    from ansible_collections.cni.node.plugins.filter.cni_node import NOT_JSON, mask_secrets
+    masked = mask_secrets('{"name": "n", "plugins": [{"type": "x", "token": "s3cret"}]}')
+    assert masked['plugins'][0]['token'] != 's3cret' and masked['name'] == 'n'
+    assert mask_secrets('{broken') == NOT_JSON
