@@ -73,8 +73,8 @@ def _check_peer(index, item):
                              param='peers')
     unknown = sorted(set(item) - set(_PEER_KEYS))
     if unknown:
-        raise ParameterError('%s: unknown key(s) %s; valid keys are %s' % (where, ', '.join(unknown),
-                                                                             ', '.join(_PEER_KEYS)), param='peers')
+        raise ParameterError('%s: unknown key(s) %s; valid keys are %s'
+                             % (where, ', '.join(unknown), ', '.join(_PEER_KEYS)), param='peers')
     if item.get('remote') in (None, ''):
         raise ParameterError('%s.remote is required: the peer\'s underlay address' % where, param='peers')
     remote = _overlay.underlay_address(item['remote'], 'peers', '%s.remote' % where)
@@ -518,8 +518,8 @@ def check_vxlan_port(facts, opts):
                 out.append(finding('vxlan_port', 'error', where, 'a rule in %s (handle %s) drops UDP port %d, the '
                                    'VXLAN port: peers cannot reach this node' % (where, rule.get('handle'), port),
                                    'delete the rule (nft delete rule %s handle %s, or the iptables rule that made '
-                                   'it) or accept UDP %d from the peers before it' % (where, rule.get('handle'),
-                                                                                     port)))
+                                   'it) or accept UDP %d from the peers before it'
+                                   % (where, rule.get('handle'), port)))
     return out
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -231,3 +232,23 @@ def test_a_plugin_removed_from_bin_dirs(module, node):
     shutil.copy(os.path.join(CNI_BIN, 'host-local'), str(bins / 'host-local'))
     result = doctor(module, node, bin_dirs=[str(bins)])
     assert ('conflists', 'bridge') in errors_of(result)
+
+
+XDP_PASS = ('__attribute__((section("xdp"), used)) int cnp_pass(void *ctx) { return 2; }\n'
+            'char _license[] __attribute__((section("license"), used)) = "GPL";\n')
+
+
+def test_an_unexpected_xdp_program(module, node):
+    if shutil.which('clang') is None:
+        pytest.skip('clang is not installed (make deps installs it): no BPF object to attach')
+    src, obj = node.tmp / 'pass.c', node.tmp / 'pass.o'
+    src.write_text(XDP_PASS)
+    sh('clang', '-O2', '-target', 'bpf', '-c', str(src), '-o', str(obj))
+    proc = subprocess.run(['ip', '-n', node.ns, 'link', 'set', 'dev', 'cnpu1', 'xdpgeneric', 'obj', str(obj), 'sec',
+                           'xdp'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          check=False)
+    if proc.returncode != 0:
+        pytest.skip('the kernel refuses a generic XDP program here: %s' % proc.stderr.strip())
+    result = doctor(module, node)
+    assert [(f['check'], f['subject'], f['severity']) for f in result['findings']] == [('xdp', 'cnpu1', 'warning')]
+    assert doctor(module, node, expected_xdp=['cnpu1'])['findings'] == []
