@@ -3,9 +3,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """cni.node.diagnose's probes on a node, run by the role with ansible.builtin.script (standard library only).
 
-  cni_node_diag.py probe NETNS MTU COUNT NAME=ADDRESS...
+  cni_node_diag.py probe NETNS MTU COUNT [--capture DEV PORT FILE SECONDS PACKETS SNAPLEN] NAME=ADDRESS...
       from the pod namespace NETNS: ping each target COUNT times, then a don't-fragment ping of MTU bytes;
-      when that fails, bisect the largest size that passes. JSON list on stdout.
+      when that fails, bisect the largest size that passes. With --capture, tcpdump records UDP PORT on DEV
+      into FILE during the probes (started before, stopped after them; at most SECONDS and PACKETS, SNAPLEN
+      bytes each). JSON {probes, capture} on stdout.
   cni_node_diag.py summary PCAP PORT
       tcpdump -nn -r PCAP: packets per outer pair (node to node on the VXLAN port PORT) and the inner flows.
   cni_node_diag.py perf NETNS ADDRESS SECONDS
@@ -20,14 +22,16 @@ __metaclass__ = type
 
 import json
 import re
+import select
 import subprocess
 import sys
+import time
 
 IP_HEADERS = 28   # IPv4 (20) + ICMP (8): ping -s takes the payload
 _RTT = re.compile(r'= [\d.]+/([\d.]+)/')
 _RECEIVED = re.compile(r'(\d+) packets transmitted, (\d+) received')
 _OUTER = re.compile(r'^\S+ IP6? (\S+)\.(\d+) > (\S+)\.(\d+): VXLAN.*?vni (\d+)\s*(.*)$')
-_INNER = re.compile(r'^IP6? (\S+?) > (\S+?): (\w+)')
+_INNER = re.compile(r'^IP6? (?:truncated-ip - \d+ bytes missing! )?(\S+?) > (\S+?): (\w+)')
 
 
 def run(argv, timeout):
@@ -78,6 +82,37 @@ def probe(netns, mtu, count, targets):
                 entry['largest'] = low + IP_HEADERS
         out.append(entry)
     return out
+
+
+def start_capture(dev, port, path, seconds, packets, snaplen):
+    """tcpdump (bounded by timeout and a packet count), once it listens; (process, error)."""
+    proc = subprocess.Popen(['timeout', str(seconds), 'tcpdump', '-i', dev, '-nn', '-U', '-s', str(snaplen),
+                             '-c', str(packets), '-w', path, 'udp', 'port', str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        ready, _w, _x = select.select([proc.stderr], [], [], 0.5)
+        if ready:
+            line = proc.stderr.readline()
+            if 'listening on' in line:
+                return proc, None
+            if not line:   # tcpdump ended
+                break
+    proc.poll()
+    return proc, 'tcpdump did not start listening on %s (rc=%s)' % (dev, proc.returncode)
+
+
+def stop_capture(proc):
+    """Stop the tcpdump this script started (its own child, by its process); its exit code."""
+    time.sleep(0.5)   # the last replies
+    if proc.poll() is None:
+        proc.terminate()   # timeout passes SIGTERM on to tcpdump, which writes and exits
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def summary(pcap, port):
@@ -131,7 +166,17 @@ def perf(netns, address, seconds):
 
 def main(argv):
     if len(argv) >= 4 and argv[0] == 'probe':
-        result = probe(argv[1], int(argv[2]), int(argv[3]), argv[4:])
+        targets, capture = argv[4:], None
+        if targets[:1] == ['--capture']:
+            capture, targets = targets[1:7], targets[7:]
+        result = dict(capture=None)
+        proc = None
+        if capture:
+            proc, error = start_capture(*capture)
+            result['capture'] = dict(file=capture[2], error=error, rc=None)
+        result['probes'] = probe(argv[1], int(argv[2]), int(argv[3]), targets)
+        if proc is not None:
+            result['capture']['rc'] = stop_capture(proc)
     elif len(argv) == 3 and argv[0] == 'summary':
         result = summary(argv[1], int(argv[2]))
     elif len(argv) == 4 and argv[0] == 'perf':
