@@ -161,6 +161,8 @@ IP 10.244.1.2 > 10.244.0.2: ICMP echo reply, id 5, seq 1, length 64
 ARP, Request who-has 10.244.1.2 tell 10.244.0.2, length 28
 14:29:42.000000 IP 172.28.61.11.56953 > 172.28.61.12.4789: VXLAN, flags [I] (0x08), vni 1 IP 10.244.0.2 > 10.244.1.2: ICMP echo request, id 5, seq 2, length 64
 14:29:42.100000 IP 172.28.61.11.5353 > 172.28.61.12.53: UDP, length 20
+14:29:43.000000 IP 172.28.61.11.56953 > 172.28.61.12.4789: VXLAN, flags [I] (0x08), vni 1
+IP truncated-ip - 1194 bytes missing! 10.244.0.2 > 10.244.1.2: ICMP echo request, id 5, seq 3, length 1430
 '''
 
 
@@ -168,10 +170,10 @@ def test_the_capture_summary_counts_pairs_and_inner_flows(monkeypatch):
     diag = _diag()
     monkeypatch.setattr(diag, 'run', lambda argv, timeout: (0, TCPDUMP))
     out = diag.summary('/x.pcap', 4789)
-    assert out['packets'] == 4
-    assert out['pairs'] == {'172.28.61.11 > 172.28.61.12': 3, '172.28.61.12 > 172.28.61.11': 1}
+    assert out['packets'] == 5
+    assert out['pairs'] == {'172.28.61.11 > 172.28.61.12': 4, '172.28.61.12 > 172.28.61.11': 1}
     icmp = [(f['outer_src'], f['inner_dst'], f['packets']) for f in out['flows'] if f['proto'] == 'ICMP']
-    assert sorted(icmp) == [('172.28.61.11', '10.244.1.2', 2), ('172.28.61.12', '10.244.0.2', 1)]
+    assert sorted(icmp) == [('172.28.61.11', '10.244.1.2', 3), ('172.28.61.12', '10.244.0.2', 1)]
     assert [f['proto'] for f in out['flows'] if f['inner_src'] is None] == ['ARP']
 
 
