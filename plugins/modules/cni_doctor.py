@@ -20,7 +20,7 @@ description:
   - C(rp_filter) - strict reverse-path filtering (the larger of C(all) and the interface's value is 1) on the
     VXLAN devices, their underlay and the bridges.
   - C(conflists) - configuration files that do not load or break the specification, a network defined by two
-    files (the later one is shadowed: runtimes never load it), plugins (and IPAM plugins) that the loaded
+    files (the later one is shadowed, runtimes never load it), plugins (and IPAM plugins) that the loaded
     networks name but O(bin_dirs) does not hold, or that are unsafe to run as root.
   - C(plugin_versions) - a plugin whose C(VERSION) answer does not list the network's C(cniVersion).
   - C(mtu) - a VXLAN device larger than its underlay allows (50 bytes of encapsulation over IPv4, 70 over IPv6),
