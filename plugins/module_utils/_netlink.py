@@ -170,6 +170,16 @@ class Netlink(object):
             del item['xdp']
         return out
 
+    # Read-only, for cni_doctor: links and their XDP attachments from one dump.
+    def links_with_xdp(self):
+        """One dump of all links, as plain dicts, each with its ``xdp`` (see ``xdp_dict``)."""
+        out = []
+        for m in self.call('listing links', 'get_links'):
+            item = link_dict(m)
+            item['xdp'] = xdp_dict(m)
+            out.append(item)
+        return out
+
     def link(self, name):
         """The link called ``name`` as a dict, or None."""
         for item in self.links():

@@ -18,6 +18,12 @@ dictionary, and from it come:
 - ``render_prometheus``: ``drift.prom``, a node_exporter textfile with one
   ``cni_node_drift`` gauge per host and area.
 
+Results of ``cni_doctor`` (a ``findings`` list from a run with checks) are
+kept per host too (the last one wins): ``data`` has them under ``findings``
+and ``totals.findings``; the textfile gains ``cni_node_doctor_findings``
+(per host and severity), ``cni_node_doctor_finding`` (one series per
+finding, value 1) and ``cni_node_doctor_healthy``; the Markdown a section.
+
 ``write_report`` writes the three files atomically (temporary file in the
 same directory, then rename), so a reader such as node_exporter's textfile
 collector never sees a half-written file.
@@ -56,6 +62,8 @@ MODULE_AREAS = {
     'cni_gc': ('attachment', 'lease'),
 }
 COLLECTION_PREFIX = 'cni.node.'
+SEVERITIES = ('error', 'warning', 'info')
+FINDING_KEYS = ('check', 'severity', 'subject', 'evidence', 'fix')
 
 # Longest value shown in a Markdown table cell; drift.json has every value whole.
 MD_CELL_MAX = 80
@@ -95,7 +103,16 @@ class DriftReport(object):
         self._items = {}      # host -> [item]
         self._areas = {}      # host -> set of areas checked
         self._failed = {}     # host -> [failure]
+        self._findings = {}   # host -> [finding] of its last cni_doctor run with checks
         self.playbooks = []
+
+    def add_findings(self, host, result):
+        """Keep the findings of a cni_doctor result (a run with no checks, only for its VTEPs, is ignored)."""
+        if not isinstance(result, dict) or not isinstance(result.get('findings'), list) or not result.get('checks'):
+            return False
+        self._findings[host] = [dict((k, plain(f.get(k))) for k in FINDING_KEYS)
+                                for f in result['findings'] if isinstance(f, dict)]
+        return True
 
     def add_result(self, host, task, module, result):
         """Record the drift of one result (one loop item counts as one result).
@@ -105,6 +122,8 @@ class DriftReport(object):
         """
         if not isinstance(result, dict) or not isinstance(result.get('drift'), list):
             return False
+        if module and module.split('.')[-1] == 'cni_doctor':
+            self.add_findings(host, result)
         items = self._items.setdefault(host, [])
         areas = self._areas.setdefault(host, set())
         areas.update(module_areas(module))
@@ -138,7 +157,7 @@ class DriftReport(object):
             for area, n in counts.items():
                 areas[area] = areas.get(area, 0) + n
         total = sum(len(items) for items in hosts.values())
-        return dict(
+        out = dict(
             version=REPORT_VERSION,
             timestamp=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp)),
             timestamp_seconds=timestamp,
@@ -154,6 +173,12 @@ class DriftReport(object):
                 host_areas=host_areas,
             ),
         )
+        if self._findings:   # only when cni_doctor ran: the report of a drift run without it is unchanged
+            out['findings'] = dict((h, list(found)) for h, found in self._findings.items())
+            out['totals']['findings'] = dict(
+                (h, dict((sev, sum(1 for f in found if f['severity'] == sev)) for sev in SEVERITIES))
+                for h, found in self._findings.items())
+        return out
 
 
 def render_json(data):
@@ -261,7 +286,23 @@ def render_markdown(data):
             for f in failed[host]:
                 what = u'unreachable' if f['unreachable'] else u'failed'
                 lines.append(u'- %s in task "%s": %s' % (what, _md_text(f['task']), _md_text(f['msg'] or '')))
+    lines += _markdown_findings(data.get('findings') or {})
     return u'\n'.join(lines) + u'\n'
+
+
+def _markdown_findings(findings):
+    if not findings:
+        return []
+    lines = [u'', u'## Doctor findings', u'', u'| Host | Check | Severity | Subject | Evidence | Fix |',
+             u'|---|---|---|---|---|---|']
+    for host in sorted(findings):
+        if not findings[host]:
+            lines.append(u'| %s | \u2014 | healthy | | | |' % _md_text(host))
+        for f in findings[host]:
+            lines.append(u'| %s | %s | %s | %s | %s | %s |' % tuple(
+                [_md_text(host)] + [_md_value(f[k]) if k in ('evidence', 'fix') else _md_text(f[k] or '')
+                                    for k in FINDING_KEYS]))
+    return lines
 
 
 # Prometheus textfile (text exposition format 0.0.4)
@@ -306,7 +347,35 @@ def render_prometheus(data):
         u'# TYPE cni_node_drift_last_run_timestamp_seconds gauge',
         u'cni_node_drift_last_run_timestamp_seconds %s' % _prom_number(data['timestamp_seconds']),
     ]
+    lines += _prometheus_findings(data.get('findings') or {})
     return u'\n'.join(lines) + u'\n'
+
+
+def _prometheus_findings(findings):
+    if not findings:
+        return []
+    lines = [u'# HELP cni_node_doctor_findings Findings of cni_doctor in the last run, per host and severity.',
+             u'# TYPE cni_node_doctor_findings gauge']
+    for host in sorted(findings):
+        for sev in SEVERITIES:
+            lines.append(u'cni_node_doctor_findings{host="%s",severity="%s"} %d' % (
+                prom_label(host), sev, sum(1 for f in findings[host] if f['severity'] == sev)))
+    lines += [u'# HELP cni_node_doctor_finding One series per finding of cni_doctor in the last run (value 1).',
+              u'# TYPE cni_node_doctor_finding gauge']
+    seen = set()
+    for host in sorted(findings):
+        for f in findings[host]:
+            labels = u'host="%s",check="%s",severity="%s",subject="%s"' % (
+                prom_label(host), prom_label(f['check']), prom_label(f['severity']), prom_label(f['subject']))
+            if labels not in seen:   # a series appears once
+                seen.add(labels)
+                lines.append(u'cni_node_doctor_finding{%s} 1' % labels)
+    lines += [u'# HELP cni_node_doctor_healthy Whether cni_doctor found no error on the host in the last run (1).',
+              u'# TYPE cni_node_doctor_healthy gauge']
+    for host in sorted(findings):
+        lines.append(u'cni_node_doctor_healthy{host="%s"} %d' % (
+            prom_label(host), 0 if any(f['severity'] == 'error' for f in findings[host]) else 1))
+    return lines
 
 
 def write_report(directory, data):

@@ -67,6 +67,12 @@ def _info(tmp):
             lambda r: r.get('value') == 'cnt-smoke')
 
 
+def _doctor(tmp):
+    conf_dir = _with_conflist(tmp)
+    return (dict(checks=['conflists', 'leases'], conf_dir=conf_dir, bin_dirs=[tmp], cache_dir=tmp), False,
+            lambda r: r.get('checks') == ['conflists', 'leases'] and isinstance(r.get('findings'), list))
+
+
 def _network(tmp):
     return (dict(name='cnt-smoke', plugins=BRIDGE, cni_version='1.0.0', validate=False, conf_dir=tmp), True,
             lambda r: r.get('path') == os.path.join(tmp, '10-cnt-smoke.conflist'))
@@ -118,6 +124,7 @@ def _absent(prefix):
 CASES = {
     'cni_attachment': _attachment,
     'cni_bridge': _absent('cnt-smk'),
+    'cni_doctor': _doctor,
     'cni_gc': _gc,
     'cni_info': _info,
     'cni_ipam_pool': _ipam_pool,
