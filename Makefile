@@ -6,12 +6,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps lab demo demo-clean test sanity lint unit matrix integration molecule build-test bench clean
+.PHONY: help deps lab demo demo-clean test sanity lint unit matrix integration molecule build-test bench clean ee ee-test
 
 help:
 	@echo "make demo    bring up the 3-node lab, apply the overlay profile, prove pod-to-pod traffic"
 	@echo "make demo-clean  remove the demo lab"
 	@echo "make test    run every test suite (sanity, lint, unit, matrix, integration, build, molecule)"
+	@echo "make ee      build the execution environment cni-node-ee:latest (ansible-builder, docker); make ee-test proves it"
 	@echo "make bench   run the benchmarks, rewrite docs/performance.md (BENCH=\"vxlan profile\" a subset, BENCH_FULL=1 long loops)"
 
 deps:
@@ -51,6 +52,14 @@ molecule:
 # the long loops, BENCH_BEFORE=REF before/after side by side (bench/run_all.py --help).
 bench: lab
 	.venv/bin/python bench/run_all.py $(if $(BENCH),--only "$(BENCH)") $(if $(BENCH_FULL),--full) $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE))
+
+# The execution environment (docs/fleet.md, AWX / AAP): ansible-builder and
+# docker build cni-node-ee:latest FROM the lab's locally built image;
+# ee-test also runs ansible-runner inside it against lab nodes (molecule/ee).
+ee: lab
+	bash hack/ee.sh build
+ee-test: lab
+	bash hack/ee.sh test
 
 clean:
 	rm -rf build tests/output .pytest_cache .hypothesis

@@ -22,7 +22,7 @@ export TEST_RESULTS_DIR=${TEST_RESULTS_DIR:-$PWD/build/test-results}
 # refuses files git does not see in the tarball).
 export HYPOTHESIS_STORAGE_DIRECTORY=${HYPOTHESIS_STORAGE_DIRECTORY:-$PWD/build/hypothesis}
 
-ALL=(sanity lint unit matrix integration build molecule)
+ALL=(sanity lint unit matrix integration build ee molecule)
 suites=("$@")
 ((${#suites[@]})) || suites=("${ALL[@]}")
 
@@ -37,6 +37,7 @@ suite_unit()        { bash hack/run-pytest.sh unit python "${unit_tests[@]}"; }
 suite_matrix()      { bash hack/matrix.sh; }
 suite_integration() { bash hack/run-pytest.sh integration python "${integration_tests[@]}"; }
 suite_build()       { bash hack/build-test.sh; }
+suite_ee()          { bash hack/ee.sh check; }
 suite_molecule()    { bash hack/molecule.sh; }
 
 declare -A result
