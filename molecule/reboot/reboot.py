@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Restart lab nodes with docker restart and time how soon their pods reach the other pods again.
 
@@ -51,10 +50,13 @@ def networkd_started(node):
 
 def diagnose(node):
     out = {}
-    for key, argv in (('state', ['systemctl', 'is-system-running']), ('failed', ['systemctl', '--failed', '--plain',
-                                                                                '--no-legend']),
-                      ('networkctl', ['networkctl', '--no-legend']),
-                      ('pod', ['ip', 'netns', 'exec', 'rbpod', 'ip', '-br', 'addr'])):
+    commands = [
+        ('state', ['systemctl', 'is-system-running']),
+        ('failed', ['systemctl', '--failed', '--plain', '--no-legend']),
+        ('networkctl', ['networkctl', '--no-legend']),
+        ('pod', ['ip', 'netns', 'exec', 'rbpod', 'ip', '-br', 'addr']),
+    ]
+    for key, argv in commands:
         proc = subprocess.run(['docker', 'exec', node] + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, check=False)
         out[key] = proc.stdout.strip().splitlines()

@@ -81,9 +81,9 @@ def decide(mode, root, netns=None, booted=BOOTED):
     networkd = networkd_installed(root)
     if mode is True:
         if networkd is None:
+            where = ' or '.join(os.path.join(root, rel) for rel in NETWORKD_BINARIES)
             raise NotSupported('persist=true: systemd-networkd is not installed (no %s): install it, or use '
-                               'persist=auto or false' % ' or '.join(os.path.join(root, rel) for rel in
-                                                                      NETWORKD_BINARIES), param='persist')
+                               'persist=auto or false' % where, param='persist')
         return True, 'persist=true: systemd-networkd files written'
     if not os.path.isdir(booted):
         return False, 'skipped (persist=auto): the node did not boot systemd (no %s)' % booted

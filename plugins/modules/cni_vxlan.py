@@ -170,7 +170,9 @@ options:
   persist:
     description:
       - Also write the VXLAN device with its addresses and peer entries as systemd-networkd configuration, so the node brings it back at boot
-        (C(/etc/systemd/network/50-cni-node-NAME.netdev) and C(.network), mode 0644, written atomically; with O(dev), the boot unit C(cni-node-vxlan-NAME.service) that creates the device bound to its underlay before networkd starts, linked into C(systemd-networkd.service.wants), and the
+        (C(/etc/systemd/network/50-cni-node-NAME.netdev) and C(.network), mode 0644, written atomically; with O(dev),
+        the boot unit C(cni-node-vxlan-NAME.service) that creates the device bound to its underlay before networkd
+        starts, linked into C(systemd-networkd.service.wants), and the
         drop-in C(/etc/systemd/networkd.conf.d/cni-node.conf) that stops networkd from removing routes and rules it did
         not configure). See the collection's C(docs/persistence.md).
       - V(auto) writes them when the node booted systemd and systemd-networkd is installed, and otherwise nothing
