@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -336,3 +337,35 @@ def test_bridge_netfilter_off_is_refused(pods):
     assert res.get('failed') is True and res['param'] == 'network', res
     assert 'bridge-nf-call-iptables is 0' in res['msg']
     assert pods.listing() is None
+
+
+def test_portmap_iptables_rules_are_left_alone(pods):
+    """The collection's table sits beside portmap's iptables-nft rules: they stay as they are, and work."""
+    lab = pods.lab
+    pods.network = pods.network + 'pm'
+    pods.table = 'cni_node_' + pods.network
+    lab.write_network(lab.chain(pods.network, portmap=True, tuning=False, ip_masq=True))
+    pods.ns['web'] = lab.pod()
+    args = pods.attach_args('web', {'app': 'web'})
+    args['capability_args'] = {'portMappings': [{'hostPort': 18080, 'containerPort': 80, 'protocol': 'tcp'}]}
+    res = lab.module('cni_attachment', args)
+    assert 'failed' not in res, res
+    pods.ip['web'] = res['result']['ips'][0]['address'].split('/')[0]
+    pods.serve('web')
+
+    def iptables():
+        """iptables-save without its timestamps and counters."""
+        return [re.sub(r' \[\d+:\d+\]$', '', line) for line in lab.iptables().splitlines()
+                if not line.startswith('#')]
+
+    rules = iptables()
+    assert any('CNI-HOSTPORT-DNAT' in line for line in rules)
+    applied = pods.policy('web-deny', pod_selector={'match_labels': {'app': 'web'}})
+    assert applied['changed'] is True and applied['selected'] == ['ctr-web/eth0'], applied
+    assert iptables() == rules                               # portmap's (and ipMasq's) rules untouched
+    # The node's own connection through the host port (DNAT in output, not forwarded): still served.
+    out = lab.in_host(sys.executable, '-c', 'import socket; s = socket.create_connection(("127.0.0.1", 18080), 2); '
+                      'print(s.recv(10).decode())', check=False)
+    assert out.strip() == 'ok', out
+    assert pods.policy('web-deny', state='absent')['changed'] is True
+    assert iptables() == rules and pods.listing() is None
