@@ -123,8 +123,8 @@ def main():
     print('|---|---|---|---|')
     for i, label in ((0, 'first run (nothing attached)'), (1, 'no-change run')):
         c, l = med(r[i] for r in results['cni']), med(r[i] for r in results['loop'])
-        print('| %s | %.3f s | %.3f s%s | **%.1fx** |' % (label, c, l, ' (reloads all, reports changed)' if i else '',
-                                                           l / c))
+        note = ' (reloads all, reports changed)' if i else ''
+        print('| %s | %.3f s | %.3f s%s | **%.1fx** |' % (label, c, l, note, l / c))
 
 
 if __name__ == '__main__':
