@@ -6,12 +6,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps lab demo demo-clean test sanity lint unit matrix integration molecule build-test bench clean ee ee-test
+.PHONY: help deps lab demo demo-clean test sanity lint unit matrix integration molecule build-test bench clean ee ee-test pull-test
 
 help:
 	@echo "make demo    bring up the 3-node lab, apply the overlay profile, prove pod-to-pod traffic"
 	@echo "make demo-clean  remove the demo lab"
 	@echo "make test    run every test suite (sanity, lint, unit, matrix, integration, build, molecule)"
+	@echo "make pull-test  the ansible-pull lab (molecule/pull), not part of make test"
 	@echo "make ee      build the execution environment cni-node-ee:latest (ansible-builder, docker); make ee-test proves it"
 	@echo "make bench   run the benchmarks, rewrite docs/performance.md (BENCH=\"vxlan profile\" a subset, BENCH_FULL=1 long loops)"
 
@@ -60,6 +61,11 @@ ee: lab
 	bash hack/ee.sh build
 ee-test: lab
 	bash hack/ee.sh test
+
+# The ansible-pull lab (molecule/pull, docs/fleet.md): several full pulls per
+# node, too long for make test on a 2-core machine; run it on its own.
+pull-test: lab
+	bash hack/molecule.sh pull
 
 clean:
 	rm -rf build tests/output .pytest_cache .hypothesis
