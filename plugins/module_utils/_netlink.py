@@ -173,11 +173,9 @@ class Netlink(object):
     # Read-only, for cni_doctor: links and their XDP attachments from one dump.
     def links_with_xdp(self):
         """One dump of all links, as plain dicts, each with its ``xdp`` (see ``xdp_dict``)."""
-        out = []
-        for m in self.call('listing links', 'get_links'):
-            item = link_dict(m)
-            item['xdp'] = xdp_dict(m)
-            out.append(item)
+        out = self._dump('listing links', self.rtnl.dump_links)
+        for item in out:
+            item['xdp'] = xdp_dict(item)
         return out
 
     def link(self, name):
