@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.." || exit 1
 source hack/lab-env.sh
 
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(default sysctl overlay drift reboot lifecycle policy dhcp xdp diagnose)
+((${#scenarios[@]})) || scenarios=(default sysctl overlay drift reboot policy dhcp xdp diagnose)
 
 # The host's values of the keys the lab sets (from the scenarios' lab_vars.yml).
 host_values() {
