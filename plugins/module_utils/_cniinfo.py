@@ -259,6 +259,8 @@ def attachments(cache_dir, netns_exists=_cnicache.namespace_exists):
             container_id=entry.container_id, ifname=entry.ifname, netns=netns or None,
             live=bool(netns) and netns_exists(netns), ips=ips, labels=entry.labels))
     return out
+
+
 # ---------------------------------------------------------------- dhcp
 
 def dhcp(conf_dir, cache_dir, read_text, netns_exists=_cnicache.namespace_exists, proc='/proc', sockets=()):

@@ -108,6 +108,8 @@ def _policy(tmp):
     # A policy of a network that has none: nft lists one table that does not exist, nothing else.
     return (dict(name='smoke', network=_unused_name('cnt-smoke-'), conf_dir=_with_conflist(tmp), cache_dir=tmp,
                  state='absent'), False, lambda r: r.get('policies') == [] and r.get('transactions') == 0)
+
+
 def _preflight(tmp):
     # Read-only by design; an empty conf_dir and the loopback as underlay pass anywhere.
     return (dict(checks=['conf_dir', 'underlay'], conf_dir=tmp, underlay='lo', fail_on_missing=False), False,
