@@ -258,16 +258,9 @@ def run(spec, netlink, check_mode=False, persist=None):
             persist.plan(p.changes, _persist.bridge_items(spec))
         if check_mode or not p.changes.changed:
             return p, actual
-        if persist is not None:
-            persist.prepare()
-        try:
-            after = _apply_verified(p, nl) if kernel else actual
-            if persist is not None:
-                persist.commit()
-        finally:
-            if persist is not None:
-                persist.discard()
-        return p, after
+        def apply_kernel():
+            return _apply_verified(p, nl) if kernel else actual
+        return p, (persist.around(apply_kernel) if persist is not None else apply_kernel())
 
 
 def _apply_verified(p, nl):

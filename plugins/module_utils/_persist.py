@@ -218,6 +218,16 @@ class Files(object):
         finally:
             self.discard()
 
+    def around(self, apply_kernel):
+        """``apply_kernel()`` with the files staged before it and put in place only after it succeeded."""
+        self.prepare()
+        try:
+            result = apply_kernel()
+            self.commit()
+            return result
+        finally:
+            self.discard()
+
     def discard(self):
         for staged in self.staged:
             staged.discard()
