@@ -258,6 +258,7 @@ def run(spec, netlink, check_mode=False, persist=None):
             persist.plan(p.changes, _persist.bridge_items(spec))
         if check_mode or not p.changes.changed:
             return p, actual
+
         def apply_kernel():
             return _apply_verified(p, nl) if kernel else actual
         return p, (persist.around(apply_kernel) if persist is not None else apply_kernel())

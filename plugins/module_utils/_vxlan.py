@@ -642,6 +642,7 @@ def run(spec, netlink, check_mode=False, ethtool=None, persist=None):
             persist.plan(p.changes, *_persist.vxlan_items(spec, p.desired, RTPROT_CNI_NODE))
         if check_mode or not p.changes.changed:
             return p, p.actual
+
         def apply_kernel():
             return _apply_verified(p, nl, et) if kernel else p.actual
         return p, (persist.around(apply_kernel) if persist is not None else apply_kernel())
